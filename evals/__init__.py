@@ -1,0 +1,1 @@
+"""Accuracy of the reviewer on labelled corpora: `reviewer eval CORPUS` (see `evals.harness`)."""

@@ -1,0 +1,278 @@
+"""Run the reviewer on a labelled corpus (../shared/corpus/FORMAT.md) and score it against the gold labels.
+
+Reviews go through the batch machinery and its result store, so each note's raw model output is
+cached: a rerun calls the model only for notes not yet stored, and `rescore_corpus` rebuilds every
+report from the cached output after a rule change without calling the model at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from evals import metrics
+from reviewer.backends import ModelBackend
+from reviewer.batch import (
+    NoteFile,
+    batch_reports,
+    failed_report,
+    model_info,
+    plan_notes,
+    run_batch,
+)
+from reviewer.codes import is_timed, normalize_code
+from reviewer.findings import FLAGS
+from reviewer.report import ModelInfo, NoteReport
+from reviewer.review import rescore
+from reviewer.rules import RULES_VERSION
+from reviewer.rules.context import clock_interval
+from reviewer.settings import REPO_ROOT, Settings
+from reviewer.store import ResultStore
+
+RESULTS_DIR = REPO_ROOT / "evals" / "results"
+FIELDS = ("timed_minutes", "total_timed_minutes", "total_treatment_minutes", "billed_units", "correct_units")
+NO_CACHED_OUTPUT = (
+    "no cached model output for this note, model and prompt version; run `reviewer eval` without --rescore"
+)
+
+
+class EvalError(Exception):
+    """The corpus cannot be evaluated; the message is one line a user can act on."""
+
+
+@dataclass(frozen=True)
+class LabelledNote:
+    note: NoteFile
+    gold: dict
+
+
+class EvalResult(BaseModel):
+    corpus: str
+    date: str
+    model: ModelInfo
+    rules_version: str
+    notes: int
+    failed: int
+    flags: list[metrics.FlagScore]
+    micro_f1: float | None
+    macro_f1: float | None
+    note_accuracy: float | None
+    fields: list[metrics.FieldAccuracy]
+    goals_found: int
+    goals_total: int
+    goal_recall: float | None
+    evidence_spans: int
+    evidence_verified_share: float | None
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    prompt_tokens_per_note: float | None
+    completion_tokens_per_note: float | None
+    misses: list[metrics.NoteMiss]
+
+
+def load_corpus(corpus: Path) -> list[LabelledNote]:
+    """The labelled notes of a corpus folder: `labels.jsonl` plus `notes/<id>.txt`."""
+    labels_path = Path(corpus) / "labels.jsonl"
+    if not labels_path.is_file():
+        raise EvalError(f"{corpus}: no labels.jsonl (a corpus is notes/ plus labels.jsonl, see FORMAT.md)")
+    notes = []
+    for number, line in enumerate(labels_path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            label = json.loads(line)
+            note = NoteFile(
+                note_id=label["id"],
+                path=Path(corpus) / "notes" / f"{label['id']}.txt",
+                payer=label.get("payer"),
+                state=label.get("state"),
+            )
+            notes.append(LabelledNote(note=note, gold=label["gold"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise EvalError(f"{labels_path}:{number}: not a valid label line ({type(exc).__name__}: {exc})") from None
+    if not notes:
+        raise EvalError(f"{labels_path}: no labels")
+    return notes
+
+
+def review_corpus(
+    corpus: list[LabelledNote], *, store: ResultStore, backend: ModelBackend, settings: Settings, workers: int = 1
+) -> list[NoteReport]:
+    """One report per labelled note, reviewing (and caching) only the notes not yet stored."""
+    notes = [labelled.note for labelled in corpus]
+    result = run_batch(notes, store=store, backend=backend, settings=settings, workers=workers)
+    return batch_reports(store, result.planned)
+
+
+def rescore_corpus(
+    corpus: list[LabelledNote], *, store: ResultStore, backend: ModelBackend, settings: Settings
+) -> list[NoteReport]:
+    """One report per labelled note, rebuilt from cached model outputs under the current rules."""
+    info = model_info(backend, settings)
+    reports = []
+    for item in plan_notes([labelled.note for labelled in corpus], info, settings):
+        cached = None
+        if item.text is not None:
+            cached = store.latest_model_output(
+                item.content_hash, backend=info.backend, model=info.model, prompt_version=info.prompt_version
+            )
+        if cached is None:
+            reports.append(failed_report(item, item.read_error or NO_CACHED_OUTPUT, info))
+            continue
+        report = rescore(cached, payer=item.payer, state=item.state).model_copy(update={"note_id": item.note.note_id})
+        store.put(report, source_path=str(item.note.path), key=item.key)
+        reports.append(report)
+    if all(r.error == NO_CACHED_OUTPUT for r in reports):
+        raise EvalError(
+            f"nothing to re-score: no cached outputs of {info.backend}/{info.model} (prompt {info.prompt_version})"
+        )
+    return reports
+
+
+def predicted_fields(report: NoteReport) -> dict[str, object] | None:
+    """The report's values of the gold fields (FORMAT.md); None for a failed note.
+
+    Each falls back the way gold defines it: total timed minutes is the stated total, else the sum
+    of the per-code minutes; total treatment time is the stated total, else time in to time out.
+    Per-code minutes and correct units cover timed codes only, as in gold.
+    """
+    extraction = report.extraction
+    if report.status != "ok" or extraction is None:
+        return None
+    timed_minutes: dict[str, int] = {}
+    for code, minutes in extraction.minutes_by_code().items():
+        if is_timed(code):
+            timed_minutes[normalize_code(code)] = timed_minutes.get(normalize_code(code), 0) + minutes
+    stated_timed, stated_treatment = extraction.total_timed_minutes, extraction.total_treatment_minutes
+    time_in, time_out = extraction.time_in, extraction.time_out
+    span = clock_interval(time_in.value if time_in else None, time_out.value if time_out else None)
+    summed_timed = sum(timed_minutes.values()) if timed_minutes else None
+    in_to_out = span[1] - span[0] if span else None
+    return {
+        "timed_minutes": timed_minutes,
+        "total_timed_minutes": stated_timed.value if stated_timed else summed_timed,
+        "total_treatment_minutes": stated_treatment.value if stated_treatment else in_to_out,
+        "billed_units": extraction.billed_units(),
+        "correct_units": {
+            row.code: row.supported
+            for row in report.units
+            if is_timed(row.code) and row.billed and row.supported is not None
+        },
+    }
+
+
+def score_run(
+    corpus: list[LabelledNote], reports: list[NoteReport], *, corpus_name: str, model: ModelInfo
+) -> EvalResult:
+    """Every metric of the run; notes without a report count as failed."""
+    by_id = {report.note_id: report for report in reports}
+    ids = [labelled.note.note_id for labelled in corpus]
+    gold_flags = {labelled.note.note_id: set(labelled.gold.get("flags", [])) for labelled in corpus}
+    ok = {note_id: by_id[note_id] for note_id in ids if note_id in by_id and by_id[note_id].status == "ok"}
+    predicted_flags = {note_id: set(report.flags) for note_id, report in ok.items()}
+    errors = {
+        note_id: (by_id[note_id].error if note_id in by_id else "no report") for note_id in ids if note_id not in ok
+    }
+    flag_scores = metrics.flag_scores(gold_flags, predicted_flags, FLAGS)
+    found, total, recall = metrics.goal_recall(
+        {labelled.note.note_id: labelled.gold.get("goals", []) for labelled in corpus},
+        {
+            note_id: [goal.text for goal in report.extraction.goals]
+            for note_id, report in ok.items()
+            if report.extraction
+        },
+    )
+    spans = [span for report in ok.values() if report.extraction for span in report.extraction.all_evidence()]
+    present = [by_id[note_id] for note_id in ids if note_id in by_id]
+    latencies = [r.timing.total_s for r in present if r.timing.total_s > 0]
+    return EvalResult(
+        corpus=corpus_name,
+        date=date.today().isoformat(),
+        model=model,
+        rules_version=RULES_VERSION,
+        notes=len(ids),
+        failed=len(errors),
+        flags=flag_scores,
+        micro_f1=metrics.micro_f1(flag_scores),
+        macro_f1=metrics.macro_f1(flag_scores),
+        note_accuracy=metrics.note_accuracy(gold_flags, predicted_flags),
+        fields=metrics.field_accuracy(
+            {labelled.note.note_id: labelled.gold for labelled in corpus},
+            {note_id: predicted_fields(report) for note_id, report in ok.items()},
+            FIELDS,
+        ),
+        goals_found=found,
+        goals_total=total,
+        goal_recall=recall,
+        evidence_spans=len(spans),
+        evidence_verified_share=metrics.share(span.verified for span in spans),
+        latency_p50_s=metrics.percentile(latencies, 50),
+        latency_p95_s=metrics.percentile(latencies, 95),
+        prompt_tokens_per_note=metrics.mean(r.timing.prompt_tokens for r in present),
+        completion_tokens_per_note=metrics.mean(r.timing.completion_tokens for r in present),
+        misses=metrics.note_misses(gold_flags, predicted_flags, errors),
+    )
+
+
+def results_name(result: EvalResult) -> str:
+    """`<date>_<backend>_<model>_<prompt version>`, safe as a file name."""
+    parts = [result.date, result.model.backend, result.model.model, result.model.prompt_version]
+    return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", part) for part in parts)
+
+
+def write_results(result: EvalResult, out: Path | None = None) -> tuple[Path, Path]:
+    """Write the JSON (at `out`, default under evals/results/) and the Markdown beside it."""
+    json_path = Path(out) if out else RESULTS_DIR / f"{results_name(result)}.json"
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    markdown_path = json_path.with_suffix(".md")
+    markdown_path.write_text(to_markdown(result), encoding="utf-8")
+    return json_path, markdown_path
+
+
+def to_markdown(result: EvalResult) -> str:
+    m = result.model
+    lines = [
+        f"# Eval: {result.corpus} — {m.backend} / {m.model} / prompt {m.prompt_version} / rules {result.rules_version}",
+        "",
+        f"{result.date}; {result.notes} notes, {result.failed} failed.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| micro F1 | {_num(result.micro_f1)} |",
+        f"| macro F1 | {_num(result.macro_f1)} |",
+        f"| note accuracy (flag set exactly right) | {_num(result.note_accuracy)} |",
+        f"| goal recall | {_num(result.goal_recall)} ({result.goals_found}/{result.goals_total}) |",
+        f"| evidence spans verified | {_num(result.evidence_verified_share)} ({result.evidence_spans} spans) |",
+        f"| latency p50 / p95 (s) | {_num(result.latency_p50_s, 1)} / {_num(result.latency_p95_s, 1)} |",
+        f"| tokens per note (prompt / completion) | {_num(result.prompt_tokens_per_note, 0)} / {_num(result.completion_tokens_per_note, 0)} |",
+        "",
+        "| flag | gold | TP | FP | FN | precision | recall | F1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {s.flag} | {s.tp + s.fn} | {s.tp} | {s.fp} | {s.fn} | {_num(s.precision)} | {_num(s.recall)} | {_num(s.f1)} |"
+        for s in result.flags
+    ]
+    lines += ["", "| field | correct | accuracy |", "|---|---|---|"]
+    lines += [f"| {f.field} | {f.correct}/{f.total} | {_num(f.accuracy)} |" for f in result.fields]
+    if result.misses:
+        lines += ["", "| note | status | missed | raised wrongly | error |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {x.note_id} | {x.status} | {', '.join(x.missed)} | {', '.join(x.wrong)} | {_cell(x.error)} |"
+            for x in result.misses
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,178 @@
+"""Scoring a reviewer run against gold labels. Pure functions over plain dicts and sets.
+
+Conventions (stated here so the numbers in the README can be read exactly):
+- per-flag precision is None when the flag was never raised, recall None when it never occurs in
+  gold; F1 = 2TP / (2TP + FP + FN), None when the flag is neither in gold nor raised;
+- macro F1 averages the flags whose F1 is defined; micro F1 pools TP/FP/FN over all flags;
+- a note the reviewer failed on predicts no flags and no fields (so its fields count as wrong);
+- a gold goal is found when an extracted goal matches it: rapidfuzz `partial_ratio` >= 85 on
+  lower-cased, whitespace-collapsed text, and the extracted text at least half as long as the gold
+  span (so a two-word fragment cannot "find" a whole goal);
+- percentiles interpolate linearly between the two nearest ranks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+
+from pydantic import BaseModel
+from rapidfuzz import fuzz
+
+GOAL_MATCH_THRESHOLD = 85.0
+GOAL_MIN_LENGTH_RATIO = 0.5
+
+
+class FlagScore(BaseModel):
+    flag: str
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+
+
+class FieldAccuracy(BaseModel):
+    field: str
+    correct: int
+    total: int
+    accuracy: float | None
+
+
+class NoteMiss(BaseModel):
+    """A note the reviewer got wrong: the flags it missed and the flags it raised wrongly."""
+
+    note_id: str
+    status: str
+    error: str | None = None
+    missed: list[str]
+    wrong: list[str]
+
+
+def flag_scores(
+    gold: Mapping[str, set[str]], predicted: Mapping[str, set[str]], flags: Iterable[str]
+) -> list[FlagScore]:
+    """Confusion counts and P/R/F1 per flag over the notes in `gold`."""
+    scores = []
+    for flag in flags:
+        tp = fp = fn = tn = 0
+        for note_id, gold_flags in gold.items():
+            truth, guess = flag in gold_flags, flag in predicted.get(note_id, set())
+            tp += truth and guess
+            fp += guess and not truth
+            fn += truth and not guess
+            tn += not truth and not guess
+        scores.append(
+            FlagScore(
+                flag=flag,
+                tp=tp,
+                fp=fp,
+                fn=fn,
+                tn=tn,
+                precision=_ratio(tp, tp + fp),
+                recall=_ratio(tp, tp + fn),
+                f1=_ratio(2 * tp, 2 * tp + fp + fn),
+            )
+        )
+    return scores
+
+
+def micro_f1(scores: list[FlagScore]) -> float | None:
+    tp, fp, fn = (sum(getattr(s, name) for s in scores) for name in ("tp", "fp", "fn"))
+    return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def macro_f1(scores: list[FlagScore]) -> float | None:
+    defined = [s.f1 for s in scores if s.f1 is not None]
+    return sum(defined) / len(defined) if defined else None
+
+
+def note_accuracy(gold: Mapping[str, set[str]], predicted: Mapping[str, set[str]]) -> float | None:
+    """Share of notes whose flag set is exactly right."""
+    exact = sum(1 for note_id, flags in gold.items() if predicted.get(note_id, set()) == flags)
+    return _ratio(exact, len(gold))
+
+
+def field_accuracy(
+    gold: Mapping[str, Mapping[str, object]],
+    predicted: Mapping[str, Mapping[str, object] | None],
+    fields: Iterable[str],
+) -> list[FieldAccuracy]:
+    """Per field, the share of notes whose predicted value equals gold exactly (dicts compared whole)."""
+    results = []
+    for name in fields:
+        correct = 0
+        for note_id, gold_fields in gold.items():
+            values = predicted.get(note_id)
+            correct += values is not None and values.get(name) == gold_fields.get(name)
+        results.append(FieldAccuracy(field=name, correct=correct, total=len(gold), accuracy=_ratio(correct, len(gold))))
+    return results
+
+
+def goal_found(gold_goal: str, extracted: Iterable[str]) -> bool:
+    target = _normalise(gold_goal)
+    for candidate in map(_normalise, extracted):
+        if (
+            len(candidate) >= GOAL_MIN_LENGTH_RATIO * len(target)
+            and fuzz.partial_ratio(target, candidate) >= GOAL_MATCH_THRESHOLD
+        ):
+            return True
+    return False
+
+
+def goal_recall(gold: Mapping[str, list[str]], extracted: Mapping[str, list[str]]) -> tuple[int, int, float | None]:
+    """(found, total, recall) of gold goal spans over all notes."""
+    total = sum(len(goals) for goals in gold.values())
+    found = sum(goal_found(goal, extracted.get(note_id, [])) for note_id, goals in gold.items() for goal in goals)
+    return found, total, _ratio(found, total)
+
+
+def share(values: Iterable[bool]) -> float | None:
+    items = list(values)
+    return _ratio(sum(items), len(items))
+
+
+def percentile(values: Iterable[float], q: float) -> float | None:
+    """The q-th percentile (0-100), interpolating linearly; None for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def note_misses(
+    gold: Mapping[str, set[str]], predicted: Mapping[str, set[str]], errors: Mapping[str, str | None]
+) -> list[NoteMiss]:
+    """Every note that failed or whose flag set differs from gold; `errors` holds failed notes' reasons."""
+    misses = []
+    for note_id, gold_flags in gold.items():
+        guess = predicted.get(note_id, set())
+        if note_id in errors or guess != gold_flags:
+            misses.append(
+                NoteMiss(
+                    note_id=note_id,
+                    status="failed" if note_id in errors else "ok",
+                    error=errors.get(note_id),
+                    missed=sorted(gold_flags - guess),
+                    wrong=sorted(guess - gold_flags),
+                )
+            )
+    return misses
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()

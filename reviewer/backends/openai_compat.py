@@ -1,0 +1,64 @@
+"""Any OpenAI-compatible endpoint (OpenAI, Azure, vLLM, Ollama, llama.cpp) through langchain-openai.
+
+Servers differ in how they take a JSON schema: OpenAI, vLLM and llama.cpp's `llama-server`
+accept `response_format={"type": "json_schema", ...}`; llama-cpp-python's own server rejects it
+and takes `{"type": "json_object", "schema": ...}`. With `openai_response_format="auto"` the
+first is tried and the second used after a rejection.
+"""
+
+from __future__ import annotations
+
+from reviewer.backends.base import Completion, ModelError
+from reviewer.settings import Settings
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, settings: Settings):
+        if not settings.openai_base_url and settings.openai_api_key == "not-needed":
+            raise ModelError("the openai backend needs REVIEWER_OPENAI_BASE_URL (and REVIEWER_OPENAI_API_KEY for hosted APIs)")
+        from langchain_openai import ChatOpenAI
+
+        self.settings = settings
+        self.model_id = settings.openai_model
+        self._mode = settings.openai_response_format
+        self._chat = ChatOpenAI(
+            model=settings.openai_model,
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+            temperature=0,
+            timeout=settings.model_timeout_s,
+            max_retries=1,
+            max_tokens=settings.max_output_tokens,
+        )
+
+    def complete(self, messages: list[dict[str, str]], schema: dict) -> Completion:
+        import openai
+
+        modes = ["json_schema", "json_object"] if self._mode == "auto" else [self._mode]
+        last_error: Exception | None = None
+        for mode in modes:
+            try:
+                message = self._chat.bind(response_format=_response_format(mode, schema)).invoke(messages)
+            except openai.BadRequestError as exc:  # the server does not take this response_format
+                last_error = exc
+                continue
+            except openai.APITimeoutError:
+                raise ModelError(f"endpoint timed out after {self.settings.model_timeout_s:.0f} s") from None
+            except openai.APIError as exc:
+                raise ModelError(f"endpoint error: {type(exc).__name__}: {str(exc)[:200]}") from None
+            self._mode = mode  # remember what this server accepts
+            usage = message.usage_metadata or {}
+            return Completion(
+                text=message.content if isinstance(message.content, str) else str(message.content),
+                prompt_tokens=usage.get("input_tokens"),
+                completion_tokens=usage.get("output_tokens"),
+            )
+        raise ModelError(f"endpoint rejected the structured-output request: {str(last_error)[:200]}")
+
+
+def _response_format(mode: str, schema: dict) -> dict:
+    if mode == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": schema.get("title", "output"), "schema": schema}}
+    return {"type": "json_object", "schema": schema}

@@ -1,0 +1,18 @@
+"""The `reviewer` command line. Each sub-command lives in `reviewer/commands/<name>.py`."""
+
+from __future__ import annotations
+
+import typer
+
+from reviewer.commands import batch, eval, mac, review, ui, units
+
+app = typer.Typer(
+    name="reviewer",
+    help="Review outpatient PT/OT daily notes (CPT 97530 and the codes billed with it) before billing.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _command in (review, units, mac, batch, eval, ui):
+    _command.register(app)

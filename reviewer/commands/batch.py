@@ -1,0 +1,81 @@
+"""`reviewer batch DIR --out OUT`: review a folder of notes, resumably, into the store and summary files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn, Optional
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from reviewer.backends import ModelError, get_backend
+from reviewer.batch import REMOTE_BACKENDS, batch_reports, discover_notes, run_batch
+from reviewer.batch_outputs import write_batch_outputs
+from reviewer.inputs import InputError
+from reviewer.settings import get_settings
+from reviewer.store import ResultStore
+
+PAYERS = ("medicare", "commercial")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("batch")(batch)
+
+
+def batch(
+    folder: Path = typer.Argument(..., help="folder of notes (.txt, .md, .pdf, .docx; subfolders included)"),
+    out: Path = typer.Option(..., "--out", help="folder for results.jsonl, results.csv and summary.html"),
+    payer: Optional[str] = typer.Option(None, help="medicare (CMS total-time) or commercial (per-code)"),
+    state: Optional[str] = typer.Option(None, help="two-letter state of the place of service (MAC locality)"),
+    backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
+    workers: int = typer.Option(1, min=1, max=64, help="concurrent requests (remote openai backend only)"),
+    db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the result store [default: REVIEWER_DATABASE_URL]"),
+) -> None:
+    """Review every note in a folder. Rerun the same command after an interruption to continue.
+
+    Exit status: 0 all notes reviewed, 1 some notes failed (recorded; retried on the next run), 2 usage error.
+    """
+    if payer not in (None, *PAYERS):
+        _fail(f"--payer must be medicare or commercial, not {payer!r}")
+    settings = get_settings()
+    if backend:
+        settings = settings.model_copy(update={"backend": backend})
+    try:
+        notes = discover_notes(folder)
+        if not notes:
+            _fail(f"{folder}: no notes (.txt, .md, .pdf, .docx) found")
+        model = get_backend(settings)  # built once: the embedded model loads on its first note only
+        if workers > 1 and model.name not in REMOTE_BACKENDS:
+            typer.echo(
+                f"note: --workers applies to a remote openai endpoint; {model.name} reviews one note at a time",
+                err=True,
+            )
+        store = ResultStore(db or settings.database_url)
+        result = run_batch(
+            notes, store=store, backend=model, settings=settings, payer=payer, state=state, workers=workers
+        )
+        reports = batch_reports(store, result.planned)
+        paths = write_batch_outputs(reports, out)
+    except KeyboardInterrupt:
+        _fail("interrupted: finished notes are stored; run the same command again to continue", code=130)
+    except (InputError, ModelError, SQLAlchemyError, OSError) as exc:
+        _fail(_one_line(exc))
+    failed = sum(1 for r in reports if r.status != "ok")
+    typer.echo(
+        f"{len(reports)} notes: {len(reports) - failed} ok, {failed} failed"
+        f" ({result.already_done} already stored by an earlier run)."
+        f" Wrote {paths['jsonl']}, {paths['csv']} and {paths['html']}",
+        err=True,
+    )
+    raise typer.Exit(1 if failed else 0)
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, SQLAlchemyError):
+        return f"result store: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)

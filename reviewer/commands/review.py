@@ -1,0 +1,92 @@
+"""`reviewer review PATH...`: review notes and print a readable report or JSON lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from reviewer.backends import ModelError, get_backend
+from reviewer.inputs import InputError
+from reviewer.report import NoteReport
+from reviewer.review import review_path
+from reviewer.settings import get_settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("review")(review)
+
+
+def review(
+    paths: list[Path] = typer.Argument(..., help="note files (.txt, .md, .pdf, .docx)"),
+    payer: Optional[str] = typer.Option(None, help="medicare (CMS total-time) or commercial (per-code)"),
+    state: Optional[str] = typer.Option(None, help="two-letter state of the place of service (MAC locality)"),
+    backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per note"),
+    record: bool = typer.Option(False, help="store the model's answers as replay recordings"),
+) -> None:
+    """Review notes before billing: extraction with evidence, findings, units, score and locality."""
+    settings = get_settings().model_copy(update={k: v for k, v in {"backend": backend, "record": record or None}.items() if v})
+    if payer not in (None, "medicare", "commercial"):
+        _fail(f"--payer must be medicare or commercial, not {payer!r}")
+    console = Console(stderr=False)
+    errors = Console(stderr=True)
+    try:
+        model = get_backend(settings)
+    except ModelError as exc:
+        _fail(str(exc))
+    exit_code = 0
+    for path in paths:
+        try:
+            report = review_path(path, payer=payer, state=state, backend=model, settings=settings)
+        except InputError as exc:
+            errors.print(f"error: {exc}", markup=False, highlight=False)
+            exit_code = 2
+            continue
+        if report.status == "failed":
+            exit_code = max(exit_code, 1)
+        if as_json:
+            print(json.dumps(report.model_dump(mode="json", exclude={"note_text"}), ensure_ascii=False))
+        else:
+            print_report(console, report)
+    raise typer.Exit(exit_code)
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True).print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
+def print_report(console: Console, report: NoteReport) -> None:
+    """A readable report: status, score, findings with fixes, the unit table and the locality."""
+    from rich.table import Table
+
+    console.rule(f"[bold]{report.note_id}[/]  ({report.payer}{', ' + report.state if report.state else ''})")
+    if report.status == "failed":
+        console.print(f"[red bold]FAILED[/] {report.error}", highlight=False)
+        console.print("No findings: the note could not be read reliably, so it is NOT cleared.")
+        return
+    band_colour = {"low": "green", "medium": "yellow", "high": "red"}.get(report.risk_band or "", "white")
+    console.print(f"Audit score [bold {band_colour}]{report.score}[/] ({report.risk_band} risk)   flags: {', '.join(report.flags) or 'none'}")
+    if report.locality:
+        loc = report.locality
+        console.print(f"MAC: {loc.contractor}, Jurisdiction {loc.jurisdiction}" + (f" (LCD {loc.lcd})" if loc.lcd else ""))
+    for finding in report.findings:
+        colour = {"error": "red", "warning": "yellow", "info": "cyan"}[finding.severity]
+        console.print(f"[{colour}]{finding.severity.upper():7}[/] [bold]{finding.rule}[/] {finding.message}", highlight=False)
+        console.print(f"         fix: {finding.fix}", highlight=False)
+        console.print(f"         source: {finding.citation}", style="dim", highlight=False)
+    if report.units:
+        table = Table("code", "minutes", "billed", "supported", "at risk", title="Units")
+        for row in report.units:
+            table.add_row(row.code, *(str(v) if v is not None else "-" for v in (row.minutes, row.billed, row.supported)), str(row.at_risk))
+        console.print(table)
+    ext = report.extraction
+    if ext and ext.discrepancies:
+        console.print(f"[yellow]{len(ext.discrepancies)} model/parser disagreement(s):[/]", highlight=False)
+        for d in ext.discrepancies:
+            console.print(f"  {d.field} (line {d.line}): parser={d.parser} model={d.model} -> used {d.chosen}", highlight=False)
+    console.print(f"model: {report.model.backend}/{report.model.model} prompt {report.model.prompt_version}  {report.timing.total_s:.1f} s", style="dim")

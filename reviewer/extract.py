@@ -1,0 +1,423 @@
+"""Extraction: ask the model for its terse pointers, then build a grounded `Extraction`.
+
+The model points at goals, treatment lines, skill and response by line handles (a line's first
+words, an enum in the per-note schema), says
+what kind each activity is, and normalises the billing lines. The program reads the numbers on those lines itself, cross-checks them with the
+model's, records every disagreement, and computes every evidence offset.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from reviewer import parsing
+from reviewer.backends.base import Completion, ModelBackend, ModelError
+from reviewer.grounding import NumberedNote, locate
+from reviewer.prompts import PromptTemplate
+from reviewer.schema import (
+    BillingLine,
+    Clinician,
+    Discrepancy,
+    Evidence,
+    Extraction,
+    Goal,
+    Grounded,
+    ModelActivity,
+    ModelOutput,
+    TreatmentBlock,
+    model_output_schema,
+)
+
+_GOAL_WORDS_RE = re.compile(r"\bgoals?\b|\bSTG|\bLTG|\bwill\b|\bobjectives?\b", re.IGNORECASE)
+_BILLING_WORDS_RE = re.compile(r"\bunits?\b|\bbill(?:ed|ing)?\b|\bcharges?\b|\bCPT\s*:", re.IGNORECASE)
+_NOT_BILLED_RE = re.compile(r"not\s+billed|no\s+charge|unbilled|not\s+charged|non-?billable", re.IGNORECASE)
+_GOAL_PREFIX_RE = re.compile(
+    r"^\s*(?:[-*•]\s*)?(?:(?:STG|LTG|short[- ]term goals?|long[- ]term goals?|goals?)\s*(?:#?\d+)?\s*(?:\([^)]*\))?\s*[:.\-–]\s*)+",
+    re.IGNORECASE,
+)
+_ASSISTANT_WORD_RE = re.compile(r"\b(?:therapy|therapist|physical therapist|occupational therapy|occupational therapist)\s+assistant\b", re.IGNORECASE)
+_PROVIDER_HINT_RE = re.compile(r"sign|treated|seen|provided|performed|furnished|therapist|clinician|by\s", re.IGNORECASE)
+_SIGNATURE_HINT_RE = re.compile(r"sign|electronically|e-signed|/s/", re.IGNORECASE)
+
+
+class ExtractionFailed(Exception):
+    """The model's output could not be turned into an extraction; the note must be reported failed."""
+
+
+@dataclass
+class ExtractionResult:
+    extraction: Extraction
+    raw_output: str
+    attempts: int
+    model_s: float
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+def extract(text: str, backend: ModelBackend, prompt: PromptTemplate) -> ExtractionResult:
+    """Ask the model (one retry on invalid output) and build the grounded extraction."""
+    note = NumberedNote.from_text(text)
+    messages = prompt.messages(note)
+    schema = model_output_schema(note.handles, _goal_line_handles(note), _treatment_line_handles(note))
+    started = time.perf_counter()
+    prompt_tokens = completion_tokens = 0
+    last_error = ""
+    for attempt in (1, 2):
+        try:
+            completion: Completion = backend.complete(messages, schema)
+        except ModelError as exc:
+            raise ExtractionFailed(str(exc)) from None
+        prompt_tokens += completion.prompt_tokens or 0
+        completion_tokens += completion.completion_tokens or 0
+        try:
+            output = parse_model_output(completion.text)
+        except ExtractionFailed as exc:
+            last_error = str(exc)
+            messages = prompt.retry_messages(messages, completion.text, last_error)
+            continue
+        return ExtractionResult(
+            extraction=build_extraction(note, output),
+            raw_output=completion.text,
+            attempts=attempt,
+            model_s=time.perf_counter() - started,
+            prompt_tokens=prompt_tokens or None,
+            completion_tokens=completion_tokens or None,
+        )
+    raise ExtractionFailed(f"model output invalid after a retry: {last_error}")
+
+
+def parse_model_output(raw: str) -> ModelOutput:
+    """Validate the model's raw text against the contract."""
+    try:
+        return ModelOutput.model_validate_json(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise ExtractionFailed(problems or "output is not valid JSON") from None
+
+
+def build_extraction(note: NumberedNote, output: ModelOutput) -> Extraction:
+    """The grounded extraction from the model's pointers plus the program's own parsing."""
+    discrepancies: list[Discrepancy] = []
+    billing = _billing(note, output.bill, discrepancies)
+    blocks = _blocks(note, output.acts, note.line_of_handle(output.group), billing, discrepancies)
+    passive_lines = {note.line_of_handle(handle) for handle in output.passive}
+    for block in blocks:
+        block.includes_passive = block.kind == "passive" or (block.evidence is not None and note.line_at(block.evidence.start) in passive_lines)
+    blocks += _blocks_model_missed(note, blocks, discrepancies)
+    total_timed = _stated_total(note, output.timed, parsing.find_total_timed, "total_timed_minutes", discrepancies)
+    total_treatment = _stated_total(note, output.total, parsing.find_total_treatment, "total_treatment_minutes", discrepancies)
+    time_in, time_out = _time_in_out(note)
+    if total_treatment is None and time_in and time_out:
+        minutes = parsing.minutes_between(time_in.value, time_out.value)
+        if minutes:
+            total_treatment = Grounded[int](value=minutes, evidence=time_out.evidence, source="computed")
+    signature = _signature(note)
+    assistant = _assistant(note, output.asst, discrepancies)
+    dos = parsing.find_date_of_service(note.text)
+    return Extraction(
+        document_type=output.doc,
+        date_of_service=Grounded[str](value=dos[0], evidence=_span(note, dos[1], dos[2], "date")) if dos else None,
+        discipline=_discipline(output.disc, billing, signature),
+        signature=signature,
+        clinicians=[signature] if signature else [],
+        assistant_involved=assistant is not None,
+        assistant_evidence=assistant,
+        goals=_goals(note, output),
+        blocks=blocks,
+        total_timed_minutes=total_timed,
+        total_treatment_minutes=total_treatment,
+        time_in=time_in,
+        time_out=time_out,
+        billing=billing,
+        skilled_justification=_handle_spans(note, output.skill, "skill"),
+        patient_response=_handle_spans(note, output.resp, "response"),
+        outcome_measures=[
+            Grounded[str](value=name, evidence=_span(note, start, end, "outcome")) for name, start, end in parsing.find_outcome_measures(note.text)
+        ],
+        discrepancies=discrepancies,
+    )
+
+
+def _treatment_line_handles(note: NumberedNote) -> list[str]:
+    """Lines that could be treatment lines (a code, minutes, a clock range or a named service)."""
+    return [
+        handle for handle, line in zip(note.handles, note.lines)
+        if parsing.find_codes(line) or parsing.block_minutes(line) is not None or parsing.codes_named(line)
+    ]
+
+
+def _goal_line_handles(note: NumberedNote) -> list[str]:
+    """Lines that could state a goal (goal vocabulary of therapy notes); the model judges which do."""
+    return [handle for handle, line in zip(note.handles, note.lines) if _GOAL_WORDS_RE.search(line)]
+
+
+def _handle_spans(note: NumberedNote, handles: list[str], supports: str) -> list[Evidence]:
+    spans = []
+    for handle in dict.fromkeys(handles):
+        number = note.line_of_handle(handle)
+        spans.append(note.line_evidence(number, supports) if number else Evidence(text=handle, match="none", supports=supports))
+    return spans
+
+
+def _span(note: NumberedNote, start: int, end: int, supports: str) -> Evidence:
+    return Evidence(text=note.text[start:end], start=start, end=end, match="exact", supports=supports)
+
+
+def _goals(note: NumberedNote, output: ModelOutput) -> list[Goal]:
+    goals: dict[int | str, Goal] = {}
+    for handle in output.goals:
+        number = note.line_of_handle(handle)
+        if number is None:  # kept, but unverified: it never counts as documented
+            goals.setdefault(handle, Goal(text=handle, measurable=output.measurable, evidence=Evidence(text=handle, supports="goal")))
+            continue
+        evidence = note.line_evidence(number, "goal")
+        text = _GOAL_PREFIX_RE.sub("", evidence.text).strip() or evidence.text
+        goals.setdefault(number, Goal(text=text, measurable=output.measurable, evidence=evidence))
+    return list(goals.values())
+
+
+def _blocks(note: NumberedNote, acts: list[ModelActivity], group_line: int | None, billing: list[BillingLine], discrepancies: list[Discrepancy]) -> list[TreatmentBlock]:
+    """A block per treatment line the model pointed at; code and minutes read from the line itself."""
+    billed_codes = [line.code for line in billing]
+    billing_lines = {note.line_at(b.evidence.start) for b in billing if b.evidence and b.evidence.start is not None}
+    blocks: list[TreatmentBlock] = []
+    seen: set[int] = set()
+    for act in acts:
+        number = note.line_of_handle(act.line)
+        if number is None:
+            discrepancies.append(Discrepancy(field="block.line_not_in_note", parser=None, model=act.line, chosen=None))
+            continue
+        if number in seen or number in billing_lines:
+            continue
+        seen.add(number)
+        blocks.extend(_line_blocks(note, number, act, billed_codes, discrepancies))
+    if group_line is not None:  # the group line, or the treatment block it belongs to
+        owner = [b for b in blocks if b.evidence and 0 <= group_line - note.line_at(b.evidence.start) <= 2]
+        for block in blocks:
+            if owner and block.evidence == owner[-1].evidence:
+                block.group = True
+    return blocks
+
+
+def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_codes: list[str], discrepancies: list[Discrepancy]) -> list[TreatmentBlock]:
+    """The block(s) a treatment line documents: one per code when a row names several codes."""
+    line = note.lines[number - 1]
+    evidence = note.line_evidence(number, "activity")
+    codes = parsing.find_codes(line)
+    if not codes:
+        named = [c for c in parsing.codes_named(line) if c in billed_codes or not billed_codes]
+        codes = [act.code] if act.code and act.code in billed_codes else named[:1]
+    elif act.code and act.code not in codes:
+        discrepancies.append(Discrepancy(field="block.code", parser=codes[0], model=act.code, chosen=codes[0], line=number))
+    not_billed = bool(_NOT_BILLED_RE.search(line))
+    task, task_verified = (act.task, locate(line, act.task).verified) if act.task else (None, False)
+    common = dict(description=evidence.text, kind=act.kind, billed_as_not_billed=not_billed, evidence=evidence, daily_task=task, daily_task_verified=task_verified)
+    if len(codes) > 1:  # a row naming several codes: only the model's minutes for its own code, if on the line
+        chosen = act.code if act.code in codes else None
+        return [
+            TreatmentBlock(code=code, minutes=act.min if code == chosen and _number_on_line(line, act.min) else None,
+                           minutes_source="model" if code == chosen and _number_on_line(line, act.min) else "none", **common)
+            for code in codes
+        ]
+    minutes, source = _block_minutes(line, act, number, discrepancies)
+    ranges = parsing.clock_ranges(line)
+    return [
+        TreatmentBlock(
+            code=codes[0] if codes else None, minutes=minutes, minutes_source=source,
+            start_time=ranges[0][0] if ranges else None, stop_time=ranges[0][1] if ranges else None, **common,
+        )
+    ]
+
+
+def _number_on_line(line: str, number: int | None) -> bool:
+    return number is not None and re.search(rf"(?<!\d){number}(?!\d)", line) is not None
+
+
+def _block_minutes(line: str, act: ModelActivity, number: int, discrepancies: list[Discrepancy]) -> tuple[int | None, str]:
+    """The line's minutes as parsed, cross-checked with the model's; the model's only if on the line."""
+    parsed = parsing.block_minutes(line)
+    if parsed is not None:
+        if act.min is not None and act.min != parsed:
+            discrepancies.append(Discrepancy(field="block.minutes", parser=str(parsed), model=str(act.min), chosen=str(parsed), line=number))
+        return parsed, "both" if act.min == parsed else "parser"
+    if _number_on_line(line, act.min):
+        return act.min, "model"
+    if act.min is not None:
+        discrepancies.append(Discrepancy(field="block.minutes", parser=None, model=str(act.min), chosen=None, line=number))
+    return None, "none"
+
+
+def _billing(note: NumberedNote, model_lines: list[str], discrepancies: list[Discrepancy]) -> list[BillingLine]:
+    """Billing lines from the model's normalised strings, each checked against a note line."""
+    candidates = _billing_line_candidates(note)
+    billing: list[BillingLine] = []
+    for entry in model_lines:
+        for parsed in parsing.parse_billing(entry):
+            billing.append(_ground_billing(note, parsed, candidates, discrepancies))
+    if not billing:  # the model found none: take the billing lines the parser can read
+        for number in candidates:
+            for parsed in parsing.parse_billing(note.lines[number - 1]):
+                if parsed.units is not None or parsed.modifiers:
+                    evidence = note.line_evidence(number, "billing")
+                    billing.append(BillingLine(code=parsed.code, units=parsed.units, modifiers=parsed.modifiers, evidence=evidence, source="parser"))
+    merged: dict[str, BillingLine] = {}
+    for line in billing:  # one claim line per code per date (Pub. 100-04 Ch. 5 §20.2, line-item reporting)
+        if line.code in merged:
+            kept = merged[line.code]
+            if kept.evidence == line.evidence:
+                continue
+            kept.units = (kept.units or 0) + (line.units or 0) if (kept.units or line.units) else None
+            kept.modifiers += [m for m in line.modifiers if m not in kept.modifiers]
+        else:
+            merged[line.code] = line
+    return list(merged.values())
+
+
+def _billing_line_candidates(note: NumberedNote) -> list[int]:
+    """Lines that carry a code with units or modifiers, those without minutes (billing lines) first."""
+    plain, with_minutes = [], []
+    for number, line in enumerate(note.lines, 1):
+        if not parsing.find_codes(line):
+            continue
+        entries = parsing.parse_billing(line)
+        if any(e.units is not None or e.modifiers for e in entries):
+            (with_minutes if parsing.block_minutes(line) is not None else plain).append(number)
+    return plain + with_minutes
+
+
+def _ground_billing(note: NumberedNote, parsed: parsing.ParsedBilling, candidates: list[int], discrepancies: list[Discrepancy]) -> BillingLine:
+    for number in candidates:
+        for on_line in parsing.parse_billing(note.lines[number - 1]):
+            if on_line.code != parsed.code:
+                continue
+            evidence = note.line_evidence(number, "billing")
+            units = parsed.units
+            if on_line.units is not None and on_line.units != parsed.units:
+                discrepancies.append(Discrepancy(field=f"billing.{parsed.code}.units", parser=str(on_line.units), model=str(parsed.units), chosen=str(on_line.units), line=number))
+                units = on_line.units
+            modifiers = on_line.modifiers + [m for m in parsed.modifiers if m not in on_line.modifiers and _modifier_in_note(note, m)]
+            return BillingLine(code=parsed.code, units=units, modifiers=modifiers, evidence=evidence, source="both")
+    evidence = locate(note.text, parsed.code, "billing", fuzzy=False)
+    modifiers = [m for m in parsed.modifiers if _modifier_in_note(note, m)]
+    return BillingLine(code=parsed.code, units=parsed.units, modifiers=modifiers, evidence=evidence if evidence.verified else None, source="model")
+
+
+def _modifier_in_note(note: NumberedNote, modifier: str) -> bool:
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(modifier)}(?![A-Za-z0-9])", note.text, re.IGNORECASE) is not None
+
+
+def _blocks_model_missed(note: NumberedNote, blocks: list[TreatmentBlock], discrepancies: list[Discrepancy]) -> list[TreatmentBlock]:
+    """Lines with one code and explicit minutes that the model did not tag as treatment."""
+    taken = {b.evidence.start for b in blocks if b.evidence}
+    extra = []
+    for number, line in enumerate(note.lines, 1):
+        codes = parsing.find_codes(line)
+        minutes = parsing.block_minutes(line)
+        evidence = note.line_evidence(number, "activity")
+        if len(codes) != 1 or minutes is None or evidence is None or evidence.start in taken:
+            continue
+        if parsing.find_total_timed(line) is not None or parsing.find_total_treatment(line) is not None:
+            continue
+        if _BILLING_WORDS_RE.search(line) and not parsing.clock_ranges(line):
+            continue  # a billing line that also restates minutes ("97530 - 3 units - 38 min")
+        discrepancies.append(Discrepancy(field="block.missed_by_model", parser=f"{codes[0]} {minutes} min", model=None, chosen=f"{codes[0]} {minutes} min", line=number))
+        placeholder = ModelActivity(line=f"line {number}", code=None, min=None, kind="other", task=None)
+        extra.extend(_line_blocks(note, number, placeholder, [], discrepancies))
+    return extra
+
+
+def _stated_total(note, model_value, find, field, discrepancies) -> Grounded[int] | None:
+    """A stated total: the parser's reading of a labelled line, cross-checked with the model's."""
+    for number, line in enumerate(note.lines, 1):
+        value = find(line)
+        if value is None:
+            continue
+        evidence = note.line_evidence(number, "minutes")
+        if model_value is not None and model_value != value:
+            discrepancies.append(Discrepancy(field=field, parser=str(value), model=str(model_value), chosen=str(value), line=number))
+        return Grounded[int](value=value, evidence=evidence, source="both" if model_value == value else "parser")
+    if model_value is None:
+        return None
+    pattern = re.compile(rf"(?<!\d){model_value}(?!\d)")
+    for number, line in enumerate(note.lines, 1):
+        if pattern.search(line) and re.search(r"total|min|time", line, re.IGNORECASE):
+            return Grounded[int](value=model_value, evidence=note.line_evidence(number, "minutes"), source="model")
+    discrepancies.append(Discrepancy(field=field, parser=None, model=str(model_value), chosen=None))
+    return None
+
+
+def _time_in_out(note: NumberedNote) -> tuple[Grounded[str] | None, Grounded[str] | None]:
+    found_in, found_out = parsing.find_time_in_out(note.text)
+    grounded = []
+    for match in (found_in, found_out):
+        if match is None:
+            grounded.append(None)
+        else:
+            grounded.append(Grounded[str](value=match.group(1).strip(), evidence=_span(note, match.start(1), match.end(1), "minutes")))
+    return grounded[0], grounded[1]
+
+
+def _signature(note: NumberedNote) -> Clinician | None:
+    """The signing clinician: the last line that reads like a signature and names a credential."""
+    for number in range(len(note.lines), 0, -1):
+        line = note.lines[number - 1]
+        credentials = parsing.find_credentials(line)
+        if any(c in parsing.LICENSED_CREDENTIALS for c in credentials) and (_SIGNATURE_HINT_RE.search(line) or number > len(note.lines) - 3):
+            return Clinician(name=_signer_name(line), credentials=credentials, evidence=note.line_evidence(number, "signature"))
+    for number in range(len(note.lines), 0, -1):  # signed, but no credential
+        if re.search(r"(?i)\bsigned\b|\bsignature\b", note.lines[number - 1]):
+            return Clinician(name=_signer_name(note.lines[number - 1]), credentials=[], evidence=note.line_evidence(number, "signature"))
+    return None
+
+
+def _signer_name(line: str) -> str | None:
+    cleaned = re.sub(r"(?i)^.*?(?:electronically\s+signed|e-signed|signed(?:\s+by)?|signature|/s/)\s*[:,]?\s*", "", line.strip())
+    name = re.split(r",|\s{2,}|\d", cleaned, maxsplit=1)[0].strip(" ,.-")
+    return name or None
+
+
+def _assistant(note: NumberedNote, handle: str | None, discrepancies: list[Discrepancy]) -> Evidence | None:
+    """Evidence that a PTA/OTA furnished treatment: the model's line if it names an assistant,
+    else a provider line that names one."""
+    def names_assistant(number: int) -> bool:
+        line = note.lines[number - 1]
+        return bool(set(parsing.find_credentials(line)) & set(parsing.ASSISTANT_CREDENTIALS) or _ASSISTANT_WORD_RE.search(line))
+
+    number = note.line_of_handle(handle)
+    if number is not None and names_assistant(number):
+        return note.line_evidence(number, "assistant")
+    if handle:
+        discrepancies.append(Discrepancy(field="assistant", parser=None, model=handle, chosen=None, line=number))
+    found = [n for n in range(1, len(note.lines) + 1) if names_assistant(n) and _PROVIDER_HINT_RE.search(note.lines[n - 1])]
+    if found:
+        if not handle:
+            discrepancies.append(Discrepancy(field="assistant", parser=f"line {found[0]}", model=None, chosen=f"line {found[0]}", line=found[0]))
+        return note.line_evidence(found[0], "assistant")
+    return None
+
+
+def _discipline(model_value: str, billing: list[BillingLine], signature: Clinician | None):
+    if model_value in ("PT", "OT", "SLP"):
+        return model_value
+    modifiers = {m for line in billing for m in line.modifiers}
+    for modifier, discipline in (("GP", "PT"), ("GO", "OT"), ("GN", "SLP")):
+        if modifier in modifiers:
+            return discipline
+    credentials = set(signature.credentials) if signature else set()
+    if credentials & {"PT", "DPT", "PTA", "MPT", "MSPT"}:
+        return "PT"
+    if credentials & {"OT", "OTR", "OTR/L", "COTA", "OTA"}:
+        return "OT"
+    if credentials & {"SLP", "CCC-SLP"}:
+        return "SLP"
+    return None
+
+
+def raw_to_extraction(text: str, raw_output: str) -> Extraction:
+    """Rebuild the extraction from a cached raw model output (for re-scoring without the model)."""
+    return build_extraction(NumberedNote.from_text(text), parse_model_output(raw_output))
+

@@ -1,0 +1,232 @@
+"""Deterministic parsing of the numbers in a note: CPT codes, minutes, units, modifiers, clock times.
+
+The model reads language; numbers are parsed here and cross-checked with the model's, because
+a 1.5B model misreads digits and a disagreement must be reported, not hidden.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Physical-medicine and SLP treatment codes and the therapy HCPCS the product knows of.
+CPT_RE = re.compile(r"(?<![\d.])(97\d{3}|925\d{2}|92610|G0283)(?!\d)")
+MODIFIERS = ("GP", "GO", "GN", "59", "XE", "XS", "XP", "XU", "CQ", "CO", "KX", "GA", "GY", "GZ", "KF")
+_MOD_RE = re.compile(r"(?<![A-Za-z0-9])(" + "|".join(MODIFIERS) + r")(?![A-Za-z0-9])(?!\s*(?:[Mm][Ii][Nn]|'|%))")
+
+_MIN_WORD = r"(?:minutes?|mins?\.?|mn|m(?![a-z]))"
+# "25 min", "25min", "x25 minutes", "x 25 min", "25'", "(25 min)", "25-min", "25 minutes"
+_MINUTES_RE = re.compile(
+    r"(?<![\d:/.])(?:x\s*|×\s*)?(\d{1,3})\s*(?:-\s*)?(?:" + _MIN_WORD + r"|'(?!\w)|′)", re.IGNORECASE
+)
+_CLOCK = r"(\d{1,2}):?(\d{2})\s*([ap]\.?m\.?)?"
+_RANGE_RE = re.compile(r"(?<![\d/])" + _CLOCK + r"\s*(?:-|–|—|to|until)\s*" + _CLOCK + r"(?![\d/])", re.IGNORECASE)
+# units: "x2", "x 2", "× 2", "(2u)", "2 units", "2U", "units: 2", "#2"
+_UNITS_PATTERNS = (
+    re.compile(r"(?:x|×|\*)\s*(\d{1,2})(?!\s*(?:\d|" + _MIN_WORD + r"|'|:))", re.IGNORECASE),
+    re.compile(r"\(\s*(\d{1,2})\s*u(?:nits?)?\s*\)", re.IGNORECASE),
+    re.compile(r"(?<![\d.])(\d{1,2})\s*(?:units?|u)(?![a-z])", re.IGNORECASE),
+    re.compile(r"units?\s*[:=]?\s*(\d{1,2})(?!\d)", re.IGNORECASE),
+)
+_DATE_RE = re.compile(r"\b(\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2})\b")
+_DOS_LABEL_RE = re.compile(r"\b(?:DOS|date of service|date of tx|date of treatment|service date|visit date|date)\b\s*[:#-]?\s*", re.IGNORECASE)
+
+CREDENTIALS = (
+    "PT", "DPT", "MPT", "MSPT", "PTA", "LPTA", "OT", "OTR", "OTR/L", "OTD", "COTA", "COTA/L", "OTA", "SLP",
+    "CCC-SLP", "SLP-A", "SLPA", "MS", "OCS", "NCS", "GCS", "SCS", "CHT", "ATC", "CSCS", "CLT", "FAAOMPT",
+)
+LICENSED_CREDENTIALS = ("PT", "DPT", "MPT", "MSPT", "PTA", "LPTA", "OT", "OTR", "OTR/L", "OTD", "COTA", "COTA/L", "OTA", "SLP", "CCC-SLP", "SLP-A", "SLPA")
+ASSISTANT_CREDENTIALS = ("PTA", "LPTA", "COTA", "COTA/L", "OTA", "SLP-A", "SLPA")
+_CRED_RE = re.compile(r"(?<![A-Za-z/-])(" + "|".join(sorted((re.escape(c) for c in CREDENTIALS), key=len, reverse=True)) + r")(?![A-Za-z/])")
+
+OUTCOME_MEASURES = (
+    "TUG", "Timed Up and Go", "Berg", "BBS", "FIM", "LEFS", "QuickDASH", "DASH", "ODI", "Oswestry", "NDI",
+    "6MWT", "6MWD", "10MWT", "2MWT", "ABC", "DGI", "FGA", "PSFS", "Tinetti", "POMA", "5xSTS", "5TSTS",
+    "30s chair stand", "30-second chair stand", "Barthel", "COPM", "AM-PAC", "KOOS", "HOOS", "WOMAC", "SPADI",
+    "FOTO", "Mini-BESTest", "MiniBEST", "gait speed", "Jamar", "grip", "Box and Block", "9-hole peg", "NPRS", "FOM",
+)
+_OUTCOME_RE = re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(m) for m in sorted(OUTCOME_MEASURES, key=len, reverse=True)) + r")(?![A-Za-z])", re.IGNORECASE)
+
+_TOTAL_TIMED_RE = re.compile(
+    r"(?:total\s+)?timed(?:\s+code)?(?:\s+(?:treatment|tx))?\s*(?:minutes?|mins?|min|time)?\s*(?:total)?\s*[:=\-]?\s*(\d{1,3})\b",
+    re.IGNORECASE,
+)
+_TOTAL_TREATMENT_RE = re.compile(
+    r"total\s+(?:treatment|tx|session|therapy)?\s*(?:time|minutes?|mins?|min)?\s*(?:\(min\))?\s*[:=\-]?\s*(\d{1,3})\b",
+    re.IGNORECASE,
+)
+_TIME_IN_RE = re.compile(r"time\s*in\s*[:=]?\s*(\d{1,2}:?\d{2}\s*(?:[ap]\.?m\.?)?)", re.IGNORECASE)
+_TIME_OUT_RE = re.compile(r"time\s*out\s*[:=]?\s*(\d{1,2}:?\d{2}\s*(?:[ap]\.?m\.?)?)", re.IGNORECASE)
+
+
+@dataclass
+class ParsedBilling:
+    code: str
+    units: int | None
+    modifiers: list[str] = field(default_factory=list)
+
+
+def find_codes(text: str) -> list[str]:
+    """CPT/HCPCS therapy codes in `text`, in order."""
+    return CPT_RE.findall(text)
+
+
+# The standard names (and common abbreviations) of the timed codes, for lines that name the
+# service but not its code.
+_SERVICE_NAMES: tuple[tuple[str, str], ...] = (
+    ("97530", r"therapeutic\s+activit|ther\.?\s*act|\bTA\b"),
+    ("97110", r"therapeutic\s+exercise|ther\.?\s*ex\b|\bTE\b"),
+    ("97112", r"neuromuscular\s+re-?ed|\bNMR\b|\bNMRE\b|\bNM\s+re-?ed"),
+    ("97140", r"manual\s+therap|\bMT\b"),
+    ("97116", r"gait\s+training"),
+    ("97535", r"self[-\s]?care|home\s+management|ADL\s+training"),
+    ("97150", r"group\s+therap"),
+)
+
+
+def codes_named(text: str) -> list[str]:
+    """Codes whose service the line names ("Manual therapy - 12 min" -> 97140), in order of appearance."""
+    found = []
+    for code, pattern in _SERVICE_NAMES:
+        match = re.search(pattern, text, re.IGNORECASE)
+        if match:
+            found.append((match.start(), code))
+    return [code for _, code in sorted(found)]
+
+
+def find_minutes(text: str) -> list[int]:
+    """Minute amounts written in `text` ("25 min", "x25 minutes", "25'") and clock ranges."""
+    values = [int(m.group(1)) for m in _MINUTES_RE.finditer(text)]
+    values += [r for r in (range_minutes(m) for m in _RANGE_RE.finditer(text)) if r is not None]
+    return values
+
+
+def clock_ranges(text: str) -> list[tuple[str, str, int]]:
+    """Every "9:02-9:27" / "0902-0914" range in `text` as (start, stop, minutes)."""
+    out = []
+    for match in _RANGE_RE.finditer(text):
+        minutes = range_minutes(match)
+        if minutes is not None:
+            h1, m1, _, h2, m2, _ = match.groups()
+            out.append((f"{int(h1)}:{m1}", f"{int(h2)}:{m2}", minutes))
+    return out
+
+
+def range_minutes(match: re.Match) -> int | None:
+    """Minutes between the two clock times of a `_RANGE_RE` match (None if not a plausible range)."""
+    h1, m1, ap1, h2, m2, ap2 = match.groups()
+    start = _clock_minutes(int(h1), int(m1), ap1)
+    stop = _clock_minutes(int(h2), int(m2), ap2 or ap1)
+    if start is None or stop is None:
+        return None
+    if stop < start and int(h2) < 12 and not ap2:
+        stop += 12 * 60  # 11:50-12:10 style or "1:05" after "12:40"
+    minutes = stop - start
+    return minutes if 0 < minutes <= 240 else None
+
+
+def _clock_minutes(hour: int, minute: int, ampm: str | None) -> int | None:
+    if minute >= 60 or hour > 23:
+        return None
+    if ampm:
+        tag = ampm.lower().replace(".", "")
+        if hour == 12:
+            hour = 0
+        if tag.startswith("p"):
+            hour += 12
+    return hour * 60 + minute
+
+
+def minutes_between(time_in: str, time_out: str) -> int | None:
+    """Minutes from a time-in to a time-out ("9:02", "9:57" or "0902", "0957")."""
+    match = _RANGE_RE.search(f"{time_in}-{time_out}")
+    return range_minutes(match) if match else None
+
+
+def block_minutes(text: str) -> int | None:
+    """The minutes a treatment line documents: an explicit amount, else its clock range."""
+    explicit = [int(m.group(1)) for m in _MINUTES_RE.finditer(text)]
+    if explicit:
+        return explicit[0]
+    ranges = [r for r in (range_minutes(m) for m in _RANGE_RE.finditer(text)) if r is not None]
+    return ranges[0] if ranges else None
+
+
+def table_minutes(cells: list[str]) -> int | None:
+    """Minutes from a table row whose header named a minutes column (bare numbers)."""
+    for cell in cells:
+        if re.fullmatch(r"\s*\d{1,3}\s*", cell):
+            return int(cell)
+    return None
+
+
+def find_modifiers(text: str) -> list[str]:
+    mods: list[str] = []
+    for match in _MOD_RE.finditer(text.upper()):
+        if match.group(1) not in mods:
+            mods.append(match.group(1))
+    return mods
+
+
+def parse_billing(text: str) -> list[ParsedBilling]:
+    """Billing entries in `text`: "97530-GP x2", "97530 GP 59 x2", "97140-GP-59 x1", "97530 (2u)"."""
+    matches = list(CPT_RE.finditer(text))
+    entries = []
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        segment = text[match.end() : end]
+        entries.append(ParsedBilling(match.group(1), parse_units(segment), find_modifiers(segment)))
+    return entries
+
+
+def parse_units(segment: str) -> int | None:
+    """The unit count in the text after a code, if it is written in a recognised way."""
+    for pattern in _UNITS_PATTERNS:
+        match = pattern.search(segment)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def find_date_of_service(text: str) -> tuple[str, int, int] | None:
+    """The date of service (value, start, end): a labelled date first, else the first date."""
+    for label in _DOS_LABEL_RE.finditer(text):
+        date = _DATE_RE.match(text, label.end())
+        if date:
+            return date.group(1), date.start(1), date.end(1)
+    first = _DATE_RE.search(text)
+    return (first.group(1), first.start(1), first.end(1)) if first else None
+
+
+def find_credentials(text: str) -> list[str]:
+    found: list[str] = []
+    for match in _CRED_RE.finditer(text):
+        if match.group(1) not in found:
+            found.append(match.group(1))
+    return found
+
+
+def find_outcome_measures(text: str) -> list[tuple[str, int, int]]:
+    return [(m.group(1), m.start(1), m.end(1)) for m in _OUTCOME_RE.finditer(text)]
+
+
+def find_total_timed(line: str) -> int | None:
+    """A stated total of timed-code minutes on this line ("Timed code minutes: 40", "Total timed 53 min")."""
+    if not re.search(r"timed", line, re.IGNORECASE) or re.search(r"untimed", line, re.IGNORECASE):
+        return None
+    match = _TOTAL_TIMED_RE.search(line)
+    return int(match.group(1)) if match else None
+
+
+def find_total_treatment(line: str) -> int | None:
+    """A stated total treatment time on this line ("Total treatment time: 50 min", "Total tx min: 44")."""
+    for match in _TOTAL_TREATMENT_RE.finditer(line):
+        label = match.group(0).lower()
+        if "timed" in label:
+            continue
+        return int(match.group(1))
+    return None
+
+
+def find_time_in_out(text: str) -> tuple[re.Match | None, re.Match | None]:
+    return _TIME_IN_RE.search(text), _TIME_OUT_RE.search(text)

@@ -1,0 +1,32 @@
+"""Payer profiles (`data/payers.yaml`): unit method and required modifiers per payer."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import BaseModel
+
+from reviewer.data import load_yaml
+from reviewer.units import UnitMethod
+
+DEFAULT_PAYER = "commercial"
+
+
+class PayerProfile(BaseModel):
+    key: str
+    name: str
+    unit_method: UnitMethod
+    discipline_modifier_required: bool
+    assistant_modifier_required: bool
+    denied_pairs: list[tuple[str, str]]
+    source: str
+
+
+@cache
+def payer_profiles() -> dict[str, PayerProfile]:
+    return {key: PayerProfile(key=key, **fields) for key, fields in load_yaml("payers.yaml").items()}
+
+
+def get_payer(name: str) -> PayerProfile | None:
+    """The profile for a payer key ("medicare", "commercial", "aetna", ...); None when unknown."""
+    return payer_profiles().get(name.strip().lower().replace(" ", "_").replace("-", "_"))

@@ -1,0 +1,63 @@
+"""The report for one note: the shape of `reviewer review --json`, the batch store and the UI."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from reviewer.findings import Finding
+from reviewer.schema import Extraction
+
+
+class ModelInfo(BaseModel):
+    backend: str
+    model: str
+    prompt_version: str
+
+
+class Timing(BaseModel):
+    total_s: float = 0.0
+    model_s: float = 0.0
+    attempts: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+class UnitRow(BaseModel):
+    """One CPT code's line in the unit table."""
+
+    code: str
+    minutes: int | None
+    billed: int | None
+    supported: int | None
+    at_risk: int = 0  # billed - supported when positive
+
+
+class Locality(BaseModel):
+    state: str
+    jurisdiction: str
+    contractor: str
+    lcd: str | None = None
+    note: str | None = None
+
+
+class NoteReport(BaseModel):
+    note_id: str
+    status: Literal["ok", "failed"]
+    error: str | None = None
+    payer: str
+    state: str | None = None
+    flags: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    score: int | None = None
+    risk_band: Literal["low", "medium", "high"] | None = None
+    units: list[UnitRow] = Field(default_factory=list)
+    locality: Locality | None = None
+    extraction: Extraction | None = None
+    model: ModelInfo
+    timing: Timing = Field(default_factory=Timing)
+    content_hash: str = ""
+    rules_version: str = ""
+    raw_model_output: str | None = Field(default=None, description="the model's last raw output, for re-scoring")
+    note_text: str | None = Field(default=None, description="the note text the offsets refer to (kept local)")

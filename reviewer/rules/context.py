@@ -1,0 +1,258 @@
+"""What the rules read: the extraction plus the facts derived from it once (billing, minutes, units).
+
+Only evidence-verified values count as documented: an unverified block, total or goal is treated
+as if the note did not state it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+
+from reviewer.codes import code_info, is_timed, is_untimed, normalize_code, normalize_modifier
+from reviewer.payers import DEFAULT_PAYER, PayerProfile, get_payer
+from reviewer.report import UnitRow
+from reviewer.schema import Evidence, Extraction, Grounded, TreatmentBlock
+from reviewer.units import UnitAllocation, allocate, compare_billed
+
+DISCIPLINE_MODIFIERS = {"PT": "GP", "OT": "GO", "SLP": "GN"}
+DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d", "%m-%d-%Y", "%m-%d-%y", "%B %d, %Y", "%b %d, %Y")
+CLOCK = re.compile(r"^\s*(\d{1,2})(?::|\.|h)?(\d{2})\s*([ap])?\.?\s*m?\.?\s*$", re.IGNORECASE)
+
+
+@dataclass
+class ReviewContext:
+    extraction: Extraction
+    payer: PayerProfile
+    payer_known: bool
+    requested_payer: str
+    state: str | None
+    service_date: date
+
+    @classmethod
+    def build(
+        cls, extraction: Extraction, *, payer: str, state: str | None, as_of: date | None = None
+    ) -> ReviewContext:
+        profile = get_payer(payer) if isinstance(payer, str) else None
+        return cls(
+            extraction=extraction,
+            payer=profile or get_payer(DEFAULT_PAYER),  # type: ignore[arg-type]
+            payer_known=profile is not None,
+            requested_payer=str(payer),
+            state=state,
+            service_date=as_of or parse_date(extraction.date_of_service) or date.today(),
+        )
+
+    # --- billing -------------------------------------------------------------------------------
+
+    @cached_property
+    def billed(self) -> dict[str, int]:
+        """Units billed per code (codes normalised; lines with zero units dropped)."""
+        out: dict[str, int] = {}
+        for line in self.extraction.billing:
+            units = 1 if line.units is None else line.units
+            if units > 0:
+                code = normalize_code(line.code)
+                out[code] = out.get(code, 0) + units
+        return out
+
+    @cached_property
+    def modifiers(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for line in self.extraction.billing:
+            out.setdefault(normalize_code(line.code), set()).update(normalize_modifier(m) for m in line.modifiers)
+        return out
+
+    @cached_property
+    def billed_timed(self) -> dict[str, int]:
+        return {code: units for code, units in self.billed.items() if is_timed(code)}
+
+    def billing_evidence(self, code: str) -> list[Evidence | None]:
+        return [line.evidence for line in self.extraction.billing if normalize_code(line.code) == code]
+
+    # --- documented treatment ------------------------------------------------------------------
+
+    @cached_property
+    def blocks(self) -> list[TreatmentBlock]:
+        """Verified blocks the note bills (blocks it marks "not billed" are left out)."""
+        return [b for b in self.extraction.blocks if b.verified and not b.billed_as_not_billed]
+
+    def blocks_for(self, code: str) -> list[TreatmentBlock]:
+        return [b for b in self.blocks if b.code and normalize_code(b.code) == code]
+
+    def block_evidence(self, code: str) -> list[Evidence | None]:
+        return [b.evidence for b in self.blocks_for(code)]
+
+    @cached_property
+    def documented_timed_minutes(self) -> dict[str, int]:
+        """Minutes per timed code from the note's own per-code minutes.
+
+        A span of the note documents its minutes once: blocks citing the same span with the same code
+        and minutes count once. A billing line that restates minutes ("97530 x3, 38 min") counts only
+        for a code no treatment block gives minutes for.
+        """
+        timed = [b for b in self.blocks if b.code and b.minutes is not None and is_timed(b.code)]
+        restated = [b for b in timed if self._on_billing_line(b)]
+        out = _sum_minutes(b for b in timed if b not in restated)
+        for code, minutes in _sum_minutes(restated).items():
+            out.setdefault(code, minutes)
+        return out
+
+    def _on_billing_line(self, block: TreatmentBlock) -> bool:
+        spans = [
+            line.evidence for line in self.extraction.billing if line.evidence is not None and line.evidence.verified
+        ]
+        return any(overlaps((block.evidence.start, block.evidence.end), (s.start, s.end)) for s in spans)  # type: ignore[union-attr,arg-type]
+
+    @cached_property
+    def minutes_from_total(self) -> bool:
+        """One timed code billed, no per-code minutes, a stated total: the total is that code's time."""
+        return not self.documented_timed_minutes and len(self.billed_timed) == 1 and self.stated_total_timed is not None
+
+    @cached_property
+    def timed_minutes(self) -> dict[str, int]:
+        """Minutes per timed code that the units are judged on."""
+        if self.minutes_from_total:
+            return {next(iter(self.billed_timed)): max(0, self.stated_total_timed or 0)}
+        return self.documented_timed_minutes
+
+    @cached_property
+    def minutes_missing(self) -> list[str]:
+        """Billed timed codes with no documented minutes of their own."""
+        return [code for code in self.billed_timed if code not in self.timed_minutes]
+
+    @cached_property
+    def stated_total_timed(self) -> int | None:
+        return _verified_value(self.extraction.total_timed_minutes)
+
+    @cached_property
+    def total_treatment(self) -> int | None:
+        """Stated total treatment minutes, else the span from time in to time out."""
+        stated = _verified_value(self.extraction.total_treatment_minutes)
+        return stated if stated is not None else self.time_in_out_minutes
+
+    @cached_property
+    def time_in_out_minutes(self) -> int | None:
+        start, stop = (_verified_value(self.extraction.time_in), _verified_value(self.extraction.time_out))
+        interval = clock_interval(start, stop)
+        return None if interval is None else interval[1] - interval[0]
+
+    # --- units -----------------------------------------------------------------------------------
+
+    @cached_property
+    def allocation(self) -> UnitAllocation | None:
+        """Supported units under the payer's method; None when billed minutes are missing (CMS)."""
+        if self.payer.unit_method == "medicare" and self.minutes_missing:
+            return None
+        return allocate(self.timed_minutes, self.payer.unit_method, billed=self.billed_timed)
+
+    @cached_property
+    def unit_rows(self) -> list[UnitRow]:
+        """The unit table: timed codes documented or billed, then untimed and unknown billed codes."""
+        if self.allocation is not None:
+            rows = compare_billed(self.allocation, self.billed_timed)
+        else:
+            rows = [
+                UnitRow(code=c, minutes=m, billed=self.billed_timed.get(c), supported=None)
+                for c, m in self.timed_minutes.items()
+            ]
+            rows += [
+                UnitRow(code=c, minutes=None, billed=u, supported=None)
+                for c, u in self.billed_timed.items()
+                if c in self.minutes_missing
+            ]
+        for row in rows:
+            if row.supported is None and row.billed:
+                row.at_risk = row.billed  # nothing documented supports these units
+        for code, units in self.billed.items():
+            if is_untimed(code):
+                rows.append(
+                    UnitRow(
+                        code=code,
+                        minutes=self._untimed_minutes(code),
+                        billed=units,
+                        supported=1,
+                        at_risk=max(0, units - 1),
+                    )
+                )
+            elif code_info(code) is None:
+                rows.append(UnitRow(code=code, minutes=None, billed=units, supported=None))
+        return rows
+
+    def _untimed_minutes(self, code: str) -> int | None:
+        minutes = [b.minutes for b in self.blocks_for(code) if b.minutes is not None]
+        return sum(minutes) if minutes else None
+
+    # --- people ----------------------------------------------------------------------------------
+
+    @cached_property
+    def discipline(self) -> str | None:
+        """The note's discipline, else the one its GP/GO/GN modifiers name."""
+        if self.extraction.discipline:
+            return self.extraction.discipline
+        named = {d for d, mod in DISCIPLINE_MODIFIERS.items() for mods in self.modifiers.values() if mod in mods}
+        return named.pop() if len(named) == 1 else None
+
+
+def parse_date(value: Grounded[str] | None) -> date | None:
+    """A verified date of service, in the usual US spellings; None when absent or unreadable."""
+    text = _verified_value(value)
+    if not isinstance(text, str):
+        return None
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_clock(text: str | None) -> int | None:
+    """Minutes after midnight for "9:02", "09:02", "0902", "9.02 am", "1:15 PM"; None if unreadable."""
+    match = CLOCK.match(text or "")
+    if not match:
+        return None
+    hour, minute, half = int(match[1]), int(match[2]), (match[3] or "").lower()
+    if hour > 23 or minute > 59 or (half and not 1 <= hour <= 12):
+        return None
+    if half:
+        hour = hour % 12 + (12 if half == "p" else 0)
+    return hour * 60 + minute
+
+
+def clock_interval(start: str | None, stop: str | None) -> tuple[int, int] | None:
+    """(start, stop) in minutes; a stop before the start is read on a 12-hour clock (12:50-1:10)."""
+    begin, end = parse_clock(start), parse_clock(stop)
+    if begin is None or end is None:
+        return None
+    if end < begin and end + 720 > begin:
+        end += 720
+    return (begin, end) if end >= begin else None
+
+
+def block_interval(block: TreatmentBlock) -> tuple[int, int] | None:
+    return clock_interval(block.start_time, block.stop_time)
+
+
+def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Intervals share time (touching ends, as in 9:02-9:09 then 9:09-9:27, do not)."""
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _sum_minutes(blocks: Iterable[TreatmentBlock]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    seen: set[tuple] = set()
+    for block in blocks:
+        code = normalize_code(block.code or "")
+        key = (code, block.minutes, block.evidence.start, block.evidence.end)  # type: ignore[union-attr]
+        if key not in seen:
+            seen.add(key)
+            out[code] = out.get(code, 0) + max(0, block.minutes or 0)
+    return out
+
+
+def _verified_value(value: Grounded | None):  # type: ignore[type-arg]
+    return value.value if value is not None and value.verified else None

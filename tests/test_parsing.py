@@ -1,0 +1,88 @@
+"""The deterministic number parser, over the many ways notes write minutes, units and modifiers."""
+
+import pytest
+
+from reviewer import parsing
+
+
+@pytest.mark.parametrize(
+    "text, minutes",
+    [
+        ("Therapeutic activities (97530) x 25 min: STS", 25),
+        ("TherAct   30 min  --  bed mobility", 30),
+        ("97530 x25 minutes", 25),
+        ("Gait training 15' on level surfaces", 15),
+        ("97110 (12 mins)", 12),
+        ("NMR - 14min", 14),
+        ("ther ex: 8 minutes", 8),
+        ("| 9:02-9:09 | Prone PA mobs | 97140 | 7 |", 7),
+        ("0902-0914  MT (97140): GH glides", 12),
+        ("8:00am-8:23am transfers", 23),
+        ("11:50 - 12:10 stairs", 20),
+        ("1:45pm to 2:05pm car transfers", 20),
+        ("STS 3x8 from 17 inch chair", None),
+        ("Pain 3/10 at rest", None),
+    ],
+)
+def test_block_minutes(text, minutes):
+    assert parsing.block_minutes(text) == minutes
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Billing: 97530-GP x2 | 97110-GP x1", [("97530", 2, ["GP"]), ("97110", 1, ["GP"])]),
+        ("97140-GP-59  x1", [("97140", 1, ["GP", "59"])]),
+        ("97530 GP 59 x2", [("97530", 2, ["GP", "59"])]),
+        ("97530 (2u) -GP, 59", [("97530", 2, ["GP", "59"])]),
+        ("97530: 2 units GO CO", [("97530", 2, ["GO", "CO"])]),
+        ("CPT 97530 x 2 GP XU", [("97530", 2, ["GP", "XU"])]),
+        ("97530 × 3 GP KX", [("97530", 3, ["GP", "KX"])]),
+        ("97530 units: 2 GP", [("97530", 2, ["GP"])]),
+        ("97530 x 59 min", [("97530", None, [])]),
+        ("97530 x 25 min", [("97530", None, [])]),
+    ],
+)
+def test_parse_billing(text, expected):
+    got = [(b.code, b.units, b.modifiers) for b in parsing.parse_billing(text)]
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "line, timed, total",
+    [
+        ("Timed code minutes: 40     Total treatment time: 50 min", 40, 50),
+        ("Total timed: 49 min | Total treatment: 55 min", 49, 55),
+        ("Timed code min :  44       Total tx min :  44", 44, 44),
+        ("Total timed 53 min. Total tx time 53 min.", 53, 53),
+        ("Total timed minutes: 28     Total treatment minutes: 36", 28, 36),
+        ("Untimed: 97150 x1", None, None),
+        ("Pt tolerated session well", None, None),
+    ],
+)
+def test_totals(line, timed, total):
+    assert parsing.find_total_timed(line) == timed
+    assert parsing.find_total_treatment(line) == total
+
+
+def test_codes_ignore_zip_codes_and_dates():
+    assert parsing.find_codes("1280 E. Ogden Ave, Naperville, IL 60563; DOS 05/14/2025; 97530 and G0283") == ["97530", "G0283"]
+
+
+def test_minutes_between_time_in_and_out():
+    assert parsing.minutes_between("9:02", "9:57") == 55
+    assert parsing.minutes_between("0945", "1030") == 45
+    assert parsing.minutes_between("12:40", "1:25") == 45
+    assert parsing.minutes_between("9:00", "8:00") is None
+
+
+def test_credentials_and_assistants():
+    assert parsing.find_credentials("Electronically signed: Megan Castillo, PT, DPT 03/11/2025") == ["PT", "DPT"]
+    assert parsing.find_credentials("Signed: Ingrid Solberg, OTR/L, CHT") == ["OTR/L", "CHT"]
+    assert "PTA" in parsing.find_credentials("J. Ruiz, PTA")
+    assert parsing.find_credentials("Patient reports 5/10 pain") == []
+
+
+def test_date_of_service_prefers_the_labelled_date():
+    value, start, end = parsing.find_date_of_service("DOB: 04/17/1948   DOS: 03/11/2025")
+    assert value == "03/11/2025"

@@ -1,0 +1,1 @@
+"""The Streamlit app (`reviewer ui`): thin pages over the reviewer library."""

@@ -1,0 +1,23 @@
+"""The reviewer app: review a note, a batch dashboard and the triage queue (`reviewer ui`)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import signin
+
+st.set_page_config(page_title="Therapy note reviewer", layout="wide")
+
+if signin.sign_in_required() and signin.current_user() is None:
+    pages = [st.Page(signin.sign_in_page, title="Sign in", url_path="sign-in")]
+else:
+    pages = [
+        st.Page("pages/review.py", title="Review a note", icon=":material/description:", default=True),
+        st.Page("pages/dashboard.py", title="Batch dashboard", icon=":material/bar_chart:"),
+        st.Page("pages/queue.py", title="Triage queue", icon=":material/inbox:"),
+    ]
+    if signin.current_user():
+        st.sidebar.caption(f"Signed in as **{signin.current_user()}**")
+        st.sidebar.button("Sign out", on_click=signin.sign_out)
+
+st.navigation(pages).run()

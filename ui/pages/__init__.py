@@ -1,0 +1,1 @@
+"""The app pages; `ui/app.py` lists them in its navigation."""

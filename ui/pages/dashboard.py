@@ -1,0 +1,106 @@
+"""A batch at a glance: totals, flags, scores, provider patterns, and any note's review."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from reviewer.dashboard import StoreNotFound, batch_totals, filter_rows, flag_counts, load_reports, note_rows, store_url
+from reviewer.providers import provider_patterns
+from ui import context, signin
+from ui.components import show_report
+
+st.title("Batch dashboard")
+location = st.text_input("Result store (SQLite file or database URL)", value=context.settings().database_url)
+try:
+    store = context.result_store(store_url(location))
+except StoreNotFound as exc:
+    st.error(str(exc))
+    st.stop()
+reports = [entry.report for entry in load_reports(store)]
+if not reports:
+    st.info("This store has no reviewed notes yet. Run `reviewer batch FOLDER` to fill it.")
+    st.stop()
+
+totals = batch_totals(reports)
+for column, (label, value) in zip(
+    st.columns(6),
+    [
+        ("Notes", totals.notes),
+        ("Reviewed", totals.reviewed),
+        ("Failed", totals.failed),
+        ("With flags", totals.flagged),
+        ("High risk", totals.high_risk),
+        ("Units at risk", totals.units_at_risk),
+    ],
+):
+    column.metric(label, value)
+
+if st.button("Send this batch to the triage queue"):
+    added = context.queue().enqueue_results(store.engine, actor=signin.acting_user())
+    st.success(f"{added} note(s) added to the triage queue ({totals.notes - added} were already there).")
+
+flags_column, scores_column = st.columns(2)
+counts = flag_counts(reports)
+if counts:
+    flags_chart = px.bar(
+        pd.DataFrame({"flag": list(counts), "notes": list(counts.values())}),
+        x="notes",
+        y="flag",
+        orientation="h",
+        title="Flag frequency",
+    )
+    flags_column.plotly_chart(flags_chart.update_yaxes(autorange="reversed"))
+scores = [r.score for r in reports if r.score is not None]
+if scores:
+    scores_chart = px.histogram(
+        pd.DataFrame({"audit score": scores}), x="audit score", nbins=20, title="Score distribution"
+    )
+    scores_column.plotly_chart(scores_chart)
+
+st.subheader("Providers")
+patterns = provider_patterns(reports)
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "provider": p.provider,
+                "notes": p.notes,
+                "59/X rate": p.modifier_59_share,
+                "minutes per unit": p.minutes_per_unit,
+                "97530 share of 97530+97110": p.share_97530,
+                "mean score": p.mean_score,
+                "units at risk": p.units_at_risk,
+                "audit triggers": "; ".join(p.triggers),
+            }
+            for p in [*patterns.providers, patterns.overall]
+        ]
+    ),
+    hide_index=True,
+    column_config={
+        "59/X rate": st.column_config.NumberColumn(format="percent"),
+        "97530 share of 97530+97110": st.column_config.NumberColumn(format="percent"),
+        "minutes per unit": st.column_config.NumberColumn(format="%.1f"),
+        "mean score": st.column_config.NumberColumn(format="%.0f"),
+    },
+)
+
+st.subheader("Notes")
+rows = note_rows(reports)
+flag_column, band_column, provider_column, sort_column = st.columns(4)
+chosen_flags = flag_column.multiselect("Raising all of", list(counts))
+chosen_bands = band_column.multiselect("Risk band", ["high", "medium", "low"])
+chosen_providers = provider_column.multiselect("Provider", sorted({row["provider"] for row in rows if row["provider"]}))
+sort_by = sort_column.selectbox("Riskiest first by", ["score", "units at risk", "findings"])
+shown = filter_rows(rows, flags=chosen_flags, bands=chosen_bands, providers=chosen_providers, sort_by=sort_by)
+st.dataframe(pd.DataFrame(shown), hide_index=True)
+
+by_note = {report.note_id: report for report in reports}
+opened = st.selectbox(
+    "Open a note's review",
+    [None, *(row["note"] for row in shown)],
+    format_func=lambda n: "choose a note" if n is None else n,
+)
+if opened is not None:
+    show_report(by_note[opened], key="dashboard")
