@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
-# The test command: installs everything the suite needs (the embedded model included), starts
-# PostgreSQL for the queue tests, and runs the whole suite. Safe to run again.
+# The test command: installs what the suite needs (the embedded model included; Chromium and
+# PostgreSQL from Debian when run as root), starts PostgreSQL for the queue tests, runs the suite.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  if ! command -v chromium >/dev/null || ! command -v pg_ctlcluster >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null
-  fi
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && { ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; }; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null
 fi
 
 # llama-cpp-python compiles from source; LLAVA_BUILD=OFF skips the multimodal part we don't use.
 CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}" python3 -m pip install -q -e '.[embedded,test]'
 
-if command -v pg_ctlcluster >/dev/null || command -v pg_ctl >/dev/null; then
-  REVIEWER_TEST_POSTGRES_URL="$(bash scripts/start_postgres.sh | tail -1)"
+if [ "$(id -u)" = 0 ] && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  REVIEWER_TEST_POSTGRES_URL="$(bash scripts/start_postgres.sh | tail -n 1)"
   export REVIEWER_TEST_POSTGRES_URL
 fi
 
-python3 -m pytest -q -rs "$@"
+REVIEWER_STRICT_TESTS=1 python3 -m pytest -q -rs "$@"

@@ -4,9 +4,39 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from reviewer.backends.base import Completion
+from reviewer.grounding import NumberedNote
+
+DEV_0001 = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev" / "notes" / "dev-0001.txt"
+
+
+def dev0001_output(**changes) -> dict:
+    """What a good model answers for dev-0001 under the ModelOutput contract (line handles)."""
+    handles = NumberedNote.from_text(DEV_0001.read_text(encoding="utf-8")).handles if DEV_0001.exists() else [""] * 20
+    output = {
+        "doc": "treatment_note",
+        "disc": "PT",
+        "goals": [handles[13], handles[14]],
+        "measurable": True,
+        "acts": [
+            {"line": handles[8], "code": "97530", "min": 25, "kind": "functional", "task": "Car transfer practice"},
+            {"line": handles[9], "code": "97110", "min": 15, "kind": "exercise", "task": None},
+            {"line": handles[10], "code": None, "min": 10, "kind": "passive", "task": None},
+        ],
+        "passive": [handles[10]],
+        "group": None,
+        "skill": [handles[8], handles[12]],
+        "resp": [handles[12]],
+        "asst": None,
+        "timed": 40,
+        "total": 50,
+        "bill": ["97530 GP x2", "97110 GP x1"],
+    }
+    output.update(changes)
+    return output
 
 
 class ScriptedBackend:

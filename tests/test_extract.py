@@ -2,10 +2,9 @@
 
 import json
 
-from fakes import ScriptedBackend
+from fakes import DEV_0001, ScriptedBackend, dev0001_output
 
 import pytest
-from conftest import CORPUS
 
 from reviewer.extract import ExtractionFailed, extract
 from reviewer.grounding import NumberedNote
@@ -14,27 +13,8 @@ from reviewer.settings import Settings
 
 PROMPT = load_prompt(Settings().prompts_dir, "extract")
 
-HANDLES = NumberedNote.from_text((CORPUS / "dev" / "notes" / "dev-0001.txt").read_text(encoding="utf-8")).handles if (CORPUS / "dev").exists() else [""] * 20
-
-GOOD = {
-    "doc": "treatment_note",
-    "disc": "PT",
-    "goals": [HANDLES[13], HANDLES[14]],
-    "measurable": True,
-    "acts": [
-        {"line": HANDLES[8], "code": "97530", "min": 25, "kind": "functional", "task": "Car transfer practice"},
-        {"line": HANDLES[9], "code": "97110", "min": 15, "kind": "exercise", "task": None},
-        {"line": HANDLES[10], "code": None, "min": 10, "kind": "passive", "task": None},
-    ],
-    "passive": [HANDLES[10]],
-    "group": None,
-    "skill": [HANDLES[8], HANDLES[12]],
-    "resp": [HANDLES[12]],
-    "asst": None,
-    "timed": 40,
-    "total": 50,
-    "bill": ["97530 GP x2", "97110 GP x1"],
-}
+HANDLES = NumberedNote.from_text(DEV_0001.read_text(encoding="utf-8")).handles if DEV_0001.exists() else [""] * 20
+GOOD = dev0001_output()
 
 
 def test_every_evidence_span_equals_the_note_text(dev_note):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from fakes import dev0001_output
 from test_queue import make_report
 
 from reviewer.backends.base import Completion, ModelError
@@ -20,31 +21,6 @@ from reviewer.triage import TriageQueue, hash_password
 APP = str(Path(__file__).resolve().parents[1] / "ui" / "app.py")
 
 
-# What a good model answers for dev-0001 under the ModelOutput contract (verbatim quotes).
-DEV_0001_OUTPUT = {
-    "doc": "treatment_note",
-    "disc": "PT",
-    "goals": [
-        {"q": "pt will negotiate 4 steps w/ 1 rail", "measurable": True},
-        {"q": "independent car transfers and community ambulation", "measurable": True},
-    ],
-    "acts": [
-        {"q": "Therapeutic activities (97530) x 25 min", "code": "97530", "min": 25, "kind": "functional",
-         "task": "car transfer", "group": False},
-        {"q": "Therapeutic exercise (97110) x 15 min", "code": "97110", "min": 15, "kind": "exercise",
-         "task": None, "group": False},
-        {"q": "CP to R knee in elevation x 10 min", "code": None, "min": 10, "kind": "passive",
-         "task": None, "group": False},
-    ],
-    "skill": ["tactile cue at R knee to prevent valgus collapse", "Needed cues to avoid compensatory R hip hike"],
-    "resp": ["Pt reports pain 4/10 after stair training"],
-    "asst": None,
-    "timed": 40,
-    "total": 50,
-    "bill": ["97530 GP x2", "97110 GP x1"],
-}  # fmt: skip
-
-
 class Dev0001Model:
     """A model backend that answers every note as a good model answers dev-0001."""
 
@@ -52,7 +28,7 @@ class Dev0001Model:
     model_id = "dev-0001-answer"
 
     def complete(self, messages, schema):
-        return Completion(text=json.dumps(DEV_0001_OUTPUT), prompt_tokens=10, completion_tokens=10)
+        return Completion(text=json.dumps(dev0001_output()), prompt_tokens=10, completion_tokens=10)
 
 
 class DownBackend:

@@ -32,8 +32,8 @@ def non_functional_activity_billed_as_97530(ctx: ReviewContext) -> Iterator[Viol
 
     Isolated strengthening, ROM or stretching belongs under 97110, balance/proprioception under 97112,
     gait under 97116, manual techniques under 97140. ADL/self-care tasks are functional too; whether
-    they are coded 97530 or 97535 is a coding choice rather than a denial, so they are left to the
-    97535 suggestion in the report, not flagged here.
+    they are coded 97530 or 97535 is a coding choice rather than a denial, so ACT005 suggests 97535
+    instead of flagging them here.
     Source: CPT 97530 "use of dynamic activities to improve functional performance" and the 97110,
     97112, 97535 descriptors (rules.md §4.1-§4.2) [S].
     Fix: recode the block, or document the functional task (transfer, lift, carry, reach) trained.
@@ -153,3 +153,27 @@ def group_billed_as_individual(ctx: ReviewContext) -> Iterator[Violation]:
             code=billed_as,
             units_at_risk=ctx.billed.get(billed_as, 0),
         )
+
+
+@rule(
+    "ACT005",
+    "activity.adl_as_97530",
+    flag=None,
+    severity="info",
+    citation=citations.CPT_97530,
+    fix="Consider 97535 (self-care/home management training) for ADL training, or document the dynamic functional task.",
+)
+def adl_training_billed_as_97530(ctx: ReviewContext) -> Iterator[Violation]:
+    """A 97530 block is ADL/self-care training (dressing, bathing, meal preparation, adaptive equipment).
+
+    Source: the 97535 descriptor, "self-care/home management training (eg, activities of daily living
+    (ADL) and compensatory training, meal preparation, safety procedures ...)" (rules.md §4.1-§4.2) [S].
+    Fix: bill ADL training as 97535, or document what makes it a dynamic functional activity.
+    """
+    for block in ctx.blocks_for(THERAPEUTIC_ACTIVITIES):
+        if block.kind == "selfcare":
+            yield Violation(
+                "The 97530 block is ADL/self-care training, which CPT describes under 97535.",
+                evidence=[block.evidence],
+                code=THERAPEUTIC_ACTIVITIES,
+            )
