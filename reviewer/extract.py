@@ -223,7 +223,7 @@ def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_cod
                            minutes_source="model" if code == chosen and _number_on_line(line, act.min) else "none", **common)
             for code in codes
         ]
-    minutes, source = _block_minutes(line, act, number, discrepancies)
+    minutes, source = _block_minutes(note, line, act, number, discrepancies)
     ranges = parsing.clock_ranges(line)
     return [
         TreatmentBlock(
@@ -237,9 +237,25 @@ def _number_on_line(line: str, number: int | None) -> bool:
     return number is not None and re.search(rf"(?<!\d){number}(?!\d)", line) is not None
 
 
-def _block_minutes(line: str, act: ModelActivity, number: int, discrepancies: list[Discrepancy]) -> tuple[int | None, str]:
-    """The line's minutes as parsed, cross-checked with the model's; the model's only if on the line."""
-    parsed = parsing.block_minutes(line)
+def _table_header(note: NumberedNote, number: int) -> list[str] | None:
+    """The header row of the pipe table that line `number` belongs to."""
+    header = None
+    for index in range(number, 0, -1):
+        cells = parsing.table_cells(note.lines[index - 1])
+        if cells is None:
+            break
+        if not all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
+            header = cells
+    return header
+
+
+def _block_minutes(note: NumberedNote, line: str, act: ModelActivity, number: int, discrepancies: list[Discrepancy]) -> tuple[int | None, str]:
+    """The line's minutes as parsed (a table's minutes column first), cross-checked with the model's;
+    the model's only if the number is on the line."""
+    cells, header = parsing.table_cells(line), _table_header(note, number)
+    parsed = parsing.table_minutes(cells, header) if cells and header and header != cells else None
+    if parsed is None:
+        parsed = parsing.block_minutes(line)
     if parsed is not None:
         if act.min is not None and act.min != parsed:
             discrepancies.append(Discrepancy(field="block.minutes", parser=str(parsed), model=str(act.min), chosen=str(parsed), line=number))

@@ -152,12 +152,32 @@ def block_minutes(text: str) -> int | None:
     return ranges[0] if ranges else None
 
 
-def table_minutes(cells: list[str]) -> int | None:
-    """Minutes from a table row whose header named a minutes column (bare numbers)."""
-    for cell in cells:
-        if re.fullmatch(r"\s*\d{1,3}\s*", cell):
-            return int(cell)
+_MINUTES_HEADER_RE = re.compile(r"^(?:min|mins|minutes|min\.|time\s*\(min\)|minutes?\s*\(min\)|tx\s*min)$", re.IGNORECASE)
+
+
+def table_cells(line: str) -> list[str] | None:
+    """The cells of a pipe-table row ("| a | b |"), None for other lines."""
+    stripped = line.strip()
+    if stripped.count("|") < 2:
+        return None
+    return [cell.strip() for cell in stripped.strip("|").split("|")]
+
+
+def minutes_column(header: list[str]) -> int | None:
+    """Index of the column a table header names as minutes."""
+    for index, cell in enumerate(header):
+        if _MINUTES_HEADER_RE.match(cell.strip()):
+            return index
     return None
+
+
+def table_minutes(row: list[str], header: list[str]) -> int | None:
+    """The row's minutes from the header's minutes column, when the cell is a bare number."""
+    index = minutes_column(header)
+    if index is None or index >= len(row):
+        return None
+    match = re.fullmatch(r"(\d{1,3})\s*(?:min|mins|minutes|')?", row[index].strip(), re.IGNORECASE)
+    return int(match.group(1)) if match else None
 
 
 def find_modifiers(text: str) -> list[str]:

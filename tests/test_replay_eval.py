@@ -1,0 +1,45 @@
+"""The whole dev corpus through the real pipeline on replayed outputs of the embedded model.
+
+The published results (evals/results, the README's table) must be what the current code gives.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS
+
+from evals.harness import RESULTS_DIR, load_corpus, review_corpus, score_run
+from reviewer.backends import get_backend
+from reviewer.batch import model_info
+from reviewer.prompts import load_prompt
+from reviewer.settings import Settings
+from reviewer.store import ResultStore
+
+
+def published_dev_results(prompt_version: str) -> dict:
+    runs = sorted(RESULTS_DIR.glob(f"*_embedded_*_{prompt_version}.json"))
+    runs = [json.loads(p.read_text()) for p in runs]
+    runs = [r for r in runs if r["corpus"] == "dev"]
+    if not runs:
+        pytest.fail(f"no published dev-corpus results of the embedded model for prompt {prompt_version} in {RESULTS_DIR}")
+    return runs[-1]
+
+
+def test_replayed_dev_eval_reproduces_the_published_results(tmp_path: Path):
+    settings = Settings(backend="replay", database_url=f"sqlite:///{tmp_path / 'eval.db'}")
+    prompt = load_prompt(settings.prompts_dir, settings.prompt_name)
+    published = published_dev_results(prompt.version)
+    corpus = load_corpus(CORPUS / "dev")
+    backend = get_backend(settings)
+    reports = review_corpus(corpus, store=ResultStore(settings.database_url), backend=backend, settings=settings)
+
+    assert [r.note_id for r in reports if r.status != "ok"] == [], "every dev note has a recording"
+    result = score_run(corpus, reports, corpus_name="dev", model=model_info(backend, settings))
+    assert result.rules_version == published["rules_version"], "re-score and publish after changing the rules"
+    assert result.micro_f1 == pytest.approx(published["micro_f1"])
+    assert {f.flag: (f.tp, f.fp, f.fn) for f in result.flags} == {
+        f["flag"]: (f["tp"], f["fp"], f["fn"]) for f in published["flags"]
+    }
