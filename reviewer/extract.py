@@ -106,7 +106,10 @@ def build_extraction(note: NumberedNote, output: ModelOutput) -> Extraction:
     blocks = _blocks(note, output.acts, note.line_of_handle(output.group), billing, discrepancies)
     passive_lines = {note.line_of_handle(handle) for handle in output.passive}
     for block in blocks:
-        block.includes_passive = block.kind == "passive" or (block.evidence is not None and note.line_at(block.evidence.start) in passive_lines)
+        claimed = block.evidence is not None and note.line_at(block.evidence.start) in passive_lines
+        block.includes_passive = block.kind == "passive" or (claimed and parsing.names_passive_treatment(block.description))
+        if claimed and not block.includes_passive:
+            discrepancies.append(Discrepancy(field="block.includes_passive", parser="no passive treatment named", model="passive", chosen="not passive"))
     blocks += _blocks_model_missed(note, blocks, discrepancies)
     total_timed = _stated_total(note, output.timed, parsing.find_total_timed, "total_timed_minutes", discrepancies)
     total_treatment = _stated_total(note, output.total, parsing.find_total_treatment, "total_treatment_minutes", discrepancies)
@@ -186,6 +189,7 @@ def _blocks(note: NumberedNote, acts: list[ModelActivity], group_line: int | Non
     billing_lines = {note.line_at(b.evidence.start) for b in billing if b.evidence and b.evidence.start is not None}
     blocks: list[TreatmentBlock] = []
     seen: set[int] = set()
+    parent: int | None = None
     for act in acts:
         number = note.line_of_handle(act.line)
         if number is None:
@@ -194,6 +198,10 @@ def _blocks(note: NumberedNote, acts: list[ModelActivity], group_line: int | Non
         if number in seen or number in billing_lines:
             continue
         seen.add(number)
+        if parent is not None and _is_sub_item(note, number, parent):
+            discrepancies.append(Discrepancy(field="block.sub_item", parser=f"part of line {parent}", model=act.line, chosen=None, line=number))
+            continue
+        parent = number
         blocks.extend(_line_blocks(note, number, act, billed_codes, discrepancies))
     if group_line is not None:  # the group line, or the treatment block it belongs to
         owner = [b for b in blocks if b.evidence and 0 <= group_line - note.line_at(b.evidence.start) <= 2]
@@ -201,6 +209,15 @@ def _blocks(note: NumberedNote, acts: list[ModelActivity], group_line: int | Non
             if owner and block.evidence == owner[-1].evidence:
                 block.group = True
     return blocks
+
+
+def _is_sub_item(note: NumberedNote, number: int, parent: int) -> bool:
+    """A line indented under an earlier treatment line, naming no code or service of its own
+    (e.g. the bulleted activities of a "TherAct - 25 min" block): part of that block."""
+    line, parent_line = note.lines[number - 1], note.lines[parent - 1]
+    indent = len(line) - len(line.lstrip())
+    parent_indent = len(parent_line) - len(parent_line.lstrip())
+    return number > parent and indent > parent_indent and not parsing.find_codes(line) and not parsing.codes_named(line)
 
 
 def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_codes: list[str], discrepancies: list[Discrepancy]) -> list[TreatmentBlock]:

@@ -200,11 +200,15 @@ def parse_billing(text: str) -> list[ParsedBilling]:
 
 
 def parse_units(segment: str) -> int | None:
-    """The unit count in the text after a code, if it is written in a recognised way."""
+    """The unit count in the text after a code, if it is written in a recognised way, including a
+    bare count after the modifiers as in a "CPT  Mod  Units" table row ("97530   GP    2")."""
     for pattern in _UNITS_PATTERNS:
         match = pattern.search(segment)
         if match:
             return int(match.group(1))
+    bare = re.fullmatch(r"[\s|:,/-]*(\d{1,2})[\s|]*", _MOD_RE.sub(" ", segment.upper()))
+    if bare and 0 < int(bare.group(1)) <= 16:
+        return int(bare.group(1))
     return None
 
 
@@ -250,3 +254,18 @@ def find_total_treatment(line: str) -> int | None:
 
 def find_time_in_out(text: str) -> tuple[re.Match | None, re.Match | None]:
     return _TIME_IN_RE.search(text), _TIME_OUT_RE.search(text)
+
+
+# Passive interventions by name (modalities, passive ROM, massage, rest): a closed vocabulary the
+# program uses to check the model's claim that a line's minutes include passive treatment.
+_PASSIVE_RE = re.compile(
+    r"\b(?:hot\s*pack|cold\s*pack|moist\s*heat|heat|ice|cryo\w*|MHP|CP|HP|e-?stim\w*|electrical\s+stim\w*|TENS|IFC|NMES|"
+    r"ultrasound|US|iontophoresis|paraffin|fluidotherapy|traction|massage|retrograde\s+massage|STM|"
+    r"PROM|passive\s+(?:ROM|range|stretch\w*)|vaso\w*|game\s*ready|whirlpool|laser|diathermy|rest(?:ed|ing)?)\b",
+    re.IGNORECASE,
+)
+
+
+def names_passive_treatment(text: str) -> bool:
+    """Whether `text` names a passive intervention (modality, passive ROM, massage, rest)."""
+    return _PASSIVE_RE.search(text) is not None

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     cache_dir: Path = Path(user_cache_dir("reviewer"))
     n_threads: int | None = None
     n_ctx: int = 8192
-    max_output_tokens: int = 400
+    max_output_tokens: int = 768
     model_timeout_s: float = 300.0
 
     # OpenAI-compatible endpoint

@@ -79,3 +79,34 @@ def test_prompt_prefix_is_the_same_for_every_note(dev_note):
     extract("Another note\nTherapeutic activities 97530 x 10 min\nSigned A. B, PT", backend, PROMPT)  # valid JSON; pointers simply miss
     assert backend.calls[0][:-1] == backend.calls[1][:-1]
     assert backend.calls[0][-1] != backend.calls[1][-1]
+
+
+SUB_ITEM_NOTE = """OT visit 08/05/2025
+- Manual: radiocarpal glides - 10 min (97140)
+- TherAct - 25 min (97530):
+  - jar opening w/ L hand
+  - keyboarding 3 min
+| Intervention | Detail | Min | CPT |
+|---|---|---|---|
+| Hot pack | R wrist, 2 x 4 min | 8 | 97010 |
+Billing: 97140-GO x1, 97530-GO x2
+Kelsey Moran, OTR/L
+"""
+
+
+def test_indented_sub_items_belong_to_their_block_and_passive_claims_are_checked():
+    handles = NumberedNote.from_text(SUB_ITEM_NOTE).handles
+    output = dev0001_output(
+        goals=[], acts=[
+            {"line": handles[1], "code": "97140", "min": 10, "kind": "manual", "task": None},
+            {"line": handles[2], "code": "97530", "min": 25, "kind": "functional", "task": "jar opening"},
+            {"line": handles[4], "code": "97140", "min": 3, "kind": "exercise", "task": None},
+            {"line": handles[7], "code": "97010", "min": 4, "kind": "passive", "task": None},
+        ],
+        passive=[handles[2], handles[7]], skill=[], resp=[], timed=None, total=None, bill=["97140 GO x1", "97530 GO x2"],
+    )
+    ext = extract(SUB_ITEM_NOTE, ScriptedBackend(json.dumps(output)), PROMPT).extraction
+    assert ext.minutes_by_code() == {"97140": 10, "97530": 25, "97010": 8}  # the table's Min column, not "4 min"
+    by_code = {b.code: b for b in ext.blocks}
+    assert not by_code["97530"].includes_passive and by_code["97010"].includes_passive
+    assert {d.field for d in ext.discrepancies} >= {"block.sub_item", "block.includes_passive"}

@@ -41,6 +41,8 @@ def test_block_minutes(text, minutes):
         ("97530 units: 2 GP", [("97530", 2, ["GP"])]),
         ("97530 x 59 min", [("97530", None, [])]),
         ("97530 x 25 min", [("97530", None, [])]),
+        ("97530   GP    2", [("97530", 2, ["GP"])]),
+        ("| 97140 | GP, 59 | 1 |", [("97140", 1, ["GP", "59"])]),
     ],
 )
 def test_parse_billing(text, expected):
@@ -86,3 +88,29 @@ def test_credentials_and_assistants():
 def test_date_of_service_prefers_the_labelled_date():
     value, start, end = parsing.find_date_of_service("DOB: 04/17/1948   DOS: 03/11/2025")
     assert value == "03/11/2025"
+
+
+@pytest.mark.parametrize(
+    "text, passive",
+    [
+        ("MHP to lumbar in hooklying x 10 min", True),
+        ("PROM R shoulder flex/abd/ER x 10'; retrograde massage R hand", True),
+        ("Paraffin L hand/wrist 8 min (97018)", True),
+        ("TherAct - 25 min (97530): jar opening, carrying 5# bag", False),
+        ("Usually walks with a cane", False),
+    ],
+)
+def test_passive_treatment_names(text, passive):
+    assert parsing.names_passive_treatment(text) is passive
+
+
+def test_service_names_map_to_codes():
+    assert parsing.codes_named("Manual therapy - 12 min") == ["97140"]
+    assert parsing.codes_named("Ther ex 10 min, then ther act") == ["97110", "97530"]
+    assert parsing.codes_named("Pt tolerated well") == []
+
+
+def test_table_minutes_column():
+    header = ["Intervention", "Detail", "Min", "CPT"]
+    assert parsing.table_minutes(["Ther act", "2 x 3 min reach", "16", "97530"], header) == 16
+    assert parsing.table_minutes(["Ther act", "reach", "16", "97530"], ["Intervention", "Detail", "CPT", "Units"]) is None

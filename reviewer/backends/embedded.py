@@ -8,6 +8,7 @@ is the same from one call to the next.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from functools import lru_cache
@@ -29,7 +30,9 @@ def _load(path: str, n_ctx: int, n_threads: int | None):
         from llama_cpp import Llama
     except ImportError:
         raise ModelError("llama-cpp-python is not installed; run `pip install -e '.[embedded]'`") from None
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_batch=512, verbose=False)
+    # llama-cpp-python decodes on half the cores by default; a review has the machine to itself.
+    threads = n_threads or os.cpu_count() or 1
+    return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False)
 
 
 @lru_cache(maxsize=8)
