@@ -32,7 +32,15 @@ from reviewer.schema import (
     model_output_schema,
 )
 
-_GOAL_WORDS_RE = re.compile(r"\bgoals?\b|\bSTG|\bLTG|\bwill\b|\bobjectives?\b", re.IGNORECASE)
+_GOAL_WORDS_RE = re.compile(
+    r"\bgoals?\b|\bSTG|\bLTG|\bwill\b|\bobjectives?\b|\b(?:in|within|by)\s+\d+\s*(?:wks?|weeks?|visits?|months?|mos?)\b",
+    re.IGNORECASE,
+)
+# A total the parser could not read is taken from the model only on a line labelled as that total.
+_TOTAL_LABELS = {
+    "total_timed_minutes": re.compile(r"\btimed\b|\bTCM\b", re.IGNORECASE),
+    "total_treatment_minutes": re.compile(r"\btotal\b.*\b(?:treatment|tx|session|therapy|time)\b|\b(?:treatment|tx|session)\s+time\b", re.IGNORECASE),
+}
 _BILLING_WORDS_RE = re.compile(r"\bunits?\b|\bbill(?:ed|ing)?\b|\bcharges?\b|\bCPT\s*:", re.IGNORECASE)
 _NOT_BILLED_RE = re.compile(r"not\s+billed|no\s+charge|unbilled|not\s+charged|non-?billable", re.IGNORECASE)
 _GOAL_PREFIX_RE = re.compile(
@@ -110,7 +118,7 @@ def build_extraction(note: NumberedNote, output: ModelOutput) -> Extraction:
         block.includes_passive = block.kind == "passive" or (claimed and parsing.names_passive_treatment(block.description))
         if claimed and not block.includes_passive:
             discrepancies.append(Discrepancy(field="block.includes_passive", parser="no passive treatment named", model="passive", chosen="not passive"))
-    blocks += _blocks_model_missed(note, blocks, discrepancies)
+    blocks += _blocks_model_missed(note, blocks, billing, discrepancies)
     total_timed = _stated_total(note, output.timed, parsing.find_total_timed, "total_timed_minutes", discrepancies)
     total_treatment = _stated_total(note, output.total, parsing.find_total_treatment, "total_treatment_minutes", discrepancies)
     time_in, time_out = _time_in_out(note)
@@ -129,7 +137,7 @@ def build_extraction(note: NumberedNote, output: ModelOutput) -> Extraction:
         clinicians=[signature] if signature else [],
         assistant_involved=assistant is not None,
         assistant_evidence=assistant,
-        goals=_goals(note, output),
+        goals=_goals(note, output, discrepancies),
         blocks=blocks,
         total_timed_minutes=total_timed,
         total_treatment_minutes=total_treatment,
@@ -149,8 +157,12 @@ def _treatment_line_handles(note: NumberedNote) -> list[str]:
     """Lines that could be treatment lines (a code, minutes, a clock range or a named service)."""
     return [
         handle for handle, line in zip(note.handles, note.lines)
-        if parsing.find_codes(line) or parsing.block_minutes(line) is not None or parsing.codes_named(line)
+        if (parsing.find_codes(line) or parsing.block_minutes(line) is not None or parsing.codes_named(line)) and not _is_total_line(line)
     ]
+
+
+def _is_total_line(line: str) -> bool:
+    return parsing.find_total_timed(line) is not None or parsing.find_total_treatment(line) is not None
 
 
 def _goal_line_handles(note: NumberedNote) -> list[str]:
@@ -170,10 +182,14 @@ def _span(note: NumberedNote, start: int, end: int, supports: str) -> Evidence:
     return Evidence(text=note.text[start:end], start=start, end=end, match="exact", supports=supports)
 
 
-def _goals(note: NumberedNote, output: ModelOutput) -> list[Goal]:
+def _goals(note: NumberedNote, output: ModelOutput, discrepancies: list[Discrepancy]) -> list[Goal]:
     goals: dict[int | str, Goal] = {}
+    candidates = set(_goal_line_handles(note))
     for handle in output.goals:
         number = note.line_of_handle(handle)
+        if number is not None and handle not in candidates:  # the schema allows only goal-like lines
+            discrepancies.append(Discrepancy(field="goal", parser="no goal wording on the line", model=handle, chosen=None, line=number))
+            continue
         if number is None:  # kept, but unverified: it never counts as documented
             goals.setdefault(handle, Goal(text=handle, measurable=output.measurable, evidence=Evidence(text=handle, supports="goal")))
             continue
@@ -190,12 +206,13 @@ def _blocks(note: NumberedNote, acts: list[ModelActivity], group_line: int | Non
     blocks: list[TreatmentBlock] = []
     seen: set[int] = set()
     parent: int | None = None
+    candidates = set(_treatment_line_handles(note))
     for act in acts:
         number = note.line_of_handle(act.line)
-        if number is None:
-            discrepancies.append(Discrepancy(field="block.line_not_in_note", parser=None, model=act.line, chosen=None))
+        if number is None or act.line not in candidates:  # the schema allows only plausible treatment lines
+            discrepancies.append(Discrepancy(field="block.line", parser=None, model=act.line, chosen=None, line=number))
             continue
-        if number in seen or number in billing_lines:
+        if number in seen or number in billing_lines or _is_total_line(note.lines[number - 1]):
             continue
         seen.add(number)
         if parent is not None and _is_sub_item(note, number, parent):
@@ -227,7 +244,7 @@ def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_cod
     codes = parsing.find_codes(line)
     if not codes:
         named = [c for c in parsing.codes_named(line) if c in billed_codes or not billed_codes]
-        codes = [act.code] if act.code and act.code in billed_codes else named[:1]
+        codes = named if len(named) > 1 else [act.code] if act.code and act.code in billed_codes else named[:1]
     elif act.code and act.code not in codes:
         discrepancies.append(Discrepancy(field="block.code", parser=codes[0], model=act.code, chosen=codes[0], line=number))
     not_billed = bool(_NOT_BILLED_RE.search(line))
@@ -311,15 +328,20 @@ def _billing(note: NumberedNote, model_lines: list[str], discrepancies: list[Dis
 
 
 def _billing_line_candidates(note: NumberedNote) -> list[int]:
-    """Lines that carry a code with units or modifiers, those without minutes (billing lines) first."""
-    plain, with_minutes = [], []
+    """Lines that carry a code with units or modifiers, billing-worded lines first. A line with
+    minutes and no billing words is a treatment line ("x10" there is repetitions, not units)."""
+    ranked: list[tuple[int, int]] = []
     for number, line in enumerate(note.lines, 1):
         if not parsing.find_codes(line):
             continue
         entries = parsing.parse_billing(line)
-        if any(e.units is not None or e.modifiers for e in entries):
-            (with_minutes if parsing.block_minutes(line) is not None else plain).append(number)
-    return plain + with_minutes
+        if not any(e.units is not None or e.modifiers for e in entries):
+            continue
+        worded, has_minutes = bool(_BILLING_WORDS_RE.search(line)), parsing.block_minutes(line) is not None
+        if has_minutes and not worded:
+            continue
+        ranked.append((0 if worded else 1, number))
+    return [number for _, number in sorted(ranked)]
 
 
 def _ground_billing(note: NumberedNote, parsed: parsing.ParsedBilling, candidates: list[int], discrepancies: list[Discrepancy]) -> BillingLine:
@@ -343,23 +365,24 @@ def _modifier_in_note(note: NumberedNote, modifier: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9]){re.escape(modifier)}(?![A-Za-z0-9])", note.text, re.IGNORECASE) is not None
 
 
-def _blocks_model_missed(note: NumberedNote, blocks: list[TreatmentBlock], discrepancies: list[Discrepancy]) -> list[TreatmentBlock]:
-    """Lines with one code and explicit minutes that the model did not tag as treatment."""
+def _blocks_model_missed(note: NumberedNote, blocks: list[TreatmentBlock], billing: list[BillingLine], discrepancies: list[Discrepancy]) -> list[TreatmentBlock]:
+    """Lines with a code (or a named service that is billed) and explicit minutes that the model
+    did not point at."""
     taken = {b.evidence.start for b in blocks if b.evidence}
+    billed_codes = [line.code for line in billing]
     extra = []
     for number, line in enumerate(note.lines, 1):
-        codes = parsing.find_codes(line)
-        minutes = parsing.block_minutes(line)
+        codes = parsing.find_codes(line) or [c for c in parsing.codes_named(line) if c in billed_codes]
         evidence = note.line_evidence(number, "activity")
-        if len(codes) != 1 or minutes is None or evidence is None or evidence.start in taken:
+        if not codes or evidence is None or evidence.start in taken or _is_total_line(line):
             continue
-        if parsing.find_total_timed(line) is not None or parsing.find_total_treatment(line) is not None:
-            continue
-        if _BILLING_WORDS_RE.search(line) and not parsing.clock_ranges(line):
-            continue  # a billing line that also restates minutes ("97530 - 3 units - 38 min")
-        discrepancies.append(Discrepancy(field="block.missed_by_model", parser=f"{codes[0]} {minutes} min", model=None, chosen=f"{codes[0]} {minutes} min", line=number))
-        placeholder = ModelActivity(line=f"line {number}", code=None, min=None, kind="other", task=None)
-        extra.extend(_line_blocks(note, number, placeholder, [], discrepancies))
+        cells, header = parsing.table_cells(line), _table_header(note, number)
+        minutes = (parsing.table_minutes(cells, header) if cells and header and header != cells else None) or parsing.block_minutes(line)
+        if minutes is None or (_BILLING_WORDS_RE.search(line) and not parsing.clock_ranges(line)):
+            continue  # no minutes, or a billing line that also restates minutes ("97530 - 3 units - 38 min")
+        discrepancies.append(Discrepancy(field="block.missed_by_model", parser=f"{'/'.join(codes)} {minutes} min", model=None, chosen=f"{'/'.join(codes)} {minutes} min", line=number))
+        placeholder = ModelActivity(line=f"line {number}", code=codes[0] if len(codes) == 1 else None, min=None, kind="other", task=None)
+        extra.extend(_line_blocks(note, number, placeholder, billed_codes, discrepancies))
     return extra
 
 
@@ -376,8 +399,9 @@ def _stated_total(note, model_value, find, field, discrepancies) -> Grounded[int
     if model_value is None:
         return None
     pattern = re.compile(rf"(?<!\d){model_value}(?!\d)")
+    label = _TOTAL_LABELS[field]
     for number, line in enumerate(note.lines, 1):
-        if pattern.search(line) and re.search(r"total|min|time", line, re.IGNORECASE):
+        if pattern.search(line) and label.search(line):
             return Grounded[int](value=model_value, evidence=note.line_evidence(number, "minutes"), source="model")
     discrepancies.append(Discrepancy(field=field, parser=None, model=str(model_value), chosen=None))
     return None

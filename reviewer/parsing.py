@@ -14,7 +14,7 @@ CPT_RE = re.compile(r"(?<![\d.])(97\d{3}|925\d{2}|92610|G0283)(?!\d)")
 MODIFIERS = ("GP", "GO", "GN", "59", "XE", "XS", "XP", "XU", "CQ", "CO", "KX", "GA", "GY", "GZ", "KF")
 _MOD_RE = re.compile(r"(?<![A-Za-z0-9])(" + "|".join(MODIFIERS) + r")(?![A-Za-z0-9])(?!\s*(?:[Mm][Ii][Nn]|'|%))")
 
-_MIN_WORD = r"(?:minutes?|mins?\.?|mn|m(?![a-z]))"
+_MIN_WORD = r"(?:minutes?|mins?\.?|mn|(?<=\d)(?-i:m)(?![A-Za-z]))"  # "25m" but not "72 M" (age, sex)
 # "25 min", "25min", "x25 minutes", "x 25 min", "25'", "(25 min)", "25-min", "25 minutes"
 _MINUTES_RE = re.compile(
     r"(?<![\d:/.])(?:x\s*|×\s*)?(\d{1,3})\s*(?:-\s*)?(?:" + _MIN_WORD + r"|'(?!\w)|′)", re.IGNORECASE

@@ -72,7 +72,8 @@ class ModelOutput(BaseModel):
 
 def model_output_schema(handles: list[str], goal_lines: list[str] | None = None, act_lines: list[str] | None = None) -> dict:
     """The JSON schema for one note: every pointer is one of the note's line handles; goals and
-    activities may be narrowed to the lines the parser found plausible for them."""
+    activities are narrowed to the lines the parser finds plausible for them (goal vocabulary;
+    a code, minutes or a named service)."""
     schema = ModelOutput.model_json_schema()
     every = {"enum": list(handles)}
     props = schema["properties"]
@@ -81,8 +82,12 @@ def model_output_schema(handles: list[str], goal_lines: list[str] | None = None,
     props["acts"]["maxItems"] = max(1, min(8, len(act_lines or handles)))
     props["passive"]["items"] = activity
     props["passive"]["maxItems"] = max(1, min(3, len(act_lines or handles)))
-    props["goals"]["items"] = {"enum": list(goal_lines)} if goal_lines else every
-    props["goals"]["maxItems"] = max(1, min(3, len(goal_lines or handles)))
+    if goal_lines:
+        props["goals"]["items"] = {"enum": list(goal_lines)}
+        props["goals"]["maxItems"] = min(3, len(goal_lines))
+    else:  # no line reads like a goal: the model may not invent one
+        props["goals"]["items"] = every
+        props["goals"]["maxItems"] = 0
     for key in ("skill", "resp"):
         props[key]["items"] = every
     for key in ("group", "asst"):

@@ -43,3 +43,13 @@ def test_replayed_dev_eval_reproduces_the_published_results(tmp_path: Path):
     assert {f.flag: (f.tp, f.fp, f.fn) for f in result.flags} == {
         f["flag"]: (f["tp"], f["fp"], f["fn"]) for f in published["flags"]
     }
+
+
+def test_readme_table_is_current_with_the_published_results():
+    from evals.readme import README, latest_results, render
+
+    version = load_prompt(Settings().prompts_dir, "extract").version
+    results = latest_results(version)
+    assert results, f"no published results for prompt {version}"
+    text = README.read_text(encoding="utf-8")
+    assert render(text, results) == text, "run `python -m evals.readme` after publishing results"

@@ -33,16 +33,14 @@ def non_functional_activity_billed_as_97530(ctx: ReviewContext) -> Iterator[Viol
     Isolated strengthening, ROM or stretching belongs under 97110, balance/proprioception under 97112,
     gait under 97116, manual techniques under 97140. ADL/self-care tasks are functional too; whether
     they are coded 97530 or 97535 is a coding choice rather than a denial, so ACT005 suggests 97535
-    instead of flagging them here. A block whose line names the daily-life task it trains (a grounded
-    `daily_task`) is taken as task-directed and not flagged: the task is the documentation 97530 needs.
+    instead of flagging them here.
     Source: CPT 97530 "use of dynamic activities to improve functional performance" and the 97110,
     97112, 97535 descriptors (rules.md §4.1-§4.2) [S].
     Fix: recode the block, or document the functional task (transfer, lift, carry, reach) trained.
     """
     for block in ctx.blocks_for(THERAPEUTIC_ACTIVITIES):
         suggested = code_for_kind(block.kind)
-        trains_a_task = bool(block.daily_task and block.daily_task_verified)
-        if suggested and suggested != THERAPEUTIC_ACTIVITIES and block.kind not in ("selfcare", "passive") and not trains_a_task:
+        if suggested and suggested != THERAPEUTIC_ACTIVITIES and block.kind not in ("selfcare", "passive"):
             yield Violation(
                 f"The 97530 block is {block.kind} activity, which belongs under {suggested}, not therapeutic activities.",
                 evidence=[block.evidence],

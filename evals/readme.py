@@ -1,0 +1,78 @@
+"""Keep the README's accuracy table current from the committed results (`python -m evals.readme`).
+
+The README holds the table between `<!-- eval-table -->` markers; a test checks it matches.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from evals.harness import RESULTS_DIR
+from reviewer.prompts import load_prompt
+from reviewer.settings import Settings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+START, END = "<!-- eval-table -->", "<!-- /eval-table -->"
+
+
+def latest_results(prompt_version: str) -> list[dict]:
+    """The newest embedded-model result per corpus for this prompt version, dev first."""
+    newest: dict[str, dict] = {}
+    for path in sorted(RESULTS_DIR.glob(f"*_embedded_*_{prompt_version}.json")):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        newest[result["corpus"]] = result
+    return [newest[c] for c in sorted(newest, key=lambda c: (c != "dev", c))]
+
+
+def table(results: list[dict]) -> str:
+    def num(value, digits=2):
+        return "–" if value is None else f"{value:.{digits}f}"
+
+    def field(result, name):
+        found = next((f for f in result["fields"] if f["field"] == name), None)
+        return "–" if found is None else f"{num(found['accuracy'])} ({found['correct']}/{found['total']})"
+
+    rows = [
+        ("notes (failed)", lambda r: f"{r['notes']} ({r['failed']})"),
+        ("flags micro F1", lambda r: num(r["micro_f1"])),
+        ("flags macro F1", lambda r: num(r["macro_f1"])),
+        ("notes with exactly the right flags", lambda r: num(r["note_accuracy"])),
+        ("minutes per code", lambda r: field(r, "timed_minutes")),
+        ("total timed minutes", lambda r: field(r, "total_timed_minutes")),
+        ("total treatment minutes", lambda r: field(r, "total_treatment_minutes")),
+        ("billed units", lambda r: field(r, "billed_units")),
+        ("correct units", lambda r: field(r, "correct_units")),
+        ("goal recall", lambda r: f"{num(r['goal_recall'])} ({r['goals_found']}/{r['goals_total']})"),
+        ("evidence spans verified", lambda r: num(r["evidence_verified_share"])),
+        ("seconds per note p50 / p95", lambda r: f"{num(r['latency_p50_s'], 1)} / {num(r['latency_p95_s'], 1)}"),
+        ("tokens per note (prompt / output)", lambda r: f"{num(r['prompt_tokens_per_note'], 0)} / {num(r['completion_tokens_per_note'], 0)}"),
+    ]
+    head = "| metric | " + " | ".join(f"{r['corpus']} ({r['date']}, rules {r['rules_version']})" for r in results) + " |"
+    lines = [head, "|---" * (len(results) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(value(r) for r in results) + " |" for name, value in rows]
+    model = results[0]["model"]
+    lines.append("")
+    lines.append(f"Model {model['model']}, prompt {model['prompt_version']}; per-flag tables in `evals/results/`.")
+    return "\n".join(lines)
+
+
+def render(readme: str, results: list[dict]) -> str:
+    before, rest = readme.split(START, 1)
+    _, after = rest.split(END, 1)
+    return f"{before}{START}\n{table(results)}\n{END}{after}"
+
+
+def main() -> int:
+    version = load_prompt(Settings().prompts_dir, "extract").version
+    results = latest_results(version)
+    if not results:
+        print(f"no embedded-model results for prompt {version} in {RESULTS_DIR}", file=sys.stderr)
+        return 1
+    README.write_text(render(README.read_text(encoding="utf-8"), results), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
