@@ -195,7 +195,10 @@ def _goals(note: NumberedNote, output: ModelOutput, discrepancies: list[Discrepa
             continue
         evidence = note.line_evidence(number, "goal")
         text = _GOAL_PREFIX_RE.sub("", evidence.text).strip() or evidence.text
-        goals.setdefault(number, Goal(text=text, measurable=output.measurable, evidence=evidence))
+        measurable = parsing.goal_is_measurable(text)  # a target is a number or an assist level: parsed
+        if measurable != output.measurable:
+            discrepancies.append(Discrepancy(field="goal.measurable", parser=str(measurable), model=str(output.measurable), chosen=str(measurable), line=number))
+        goals.setdefault(number, Goal(text=text, measurable=measurable, evidence=evidence))
     return list(goals.values())
 
 

@@ -269,3 +269,25 @@ _PASSIVE_RE = re.compile(
 def names_passive_treatment(text: str) -> bool:
     """Whether `text` names a passive intervention (modality, passive ROM, massage, rest)."""
     return _PASSIVE_RE.search(text) is not None
+
+
+# What makes a goal measurable: an assistance level, or a number with a unit or count. A deadline
+# ("in 4 wks") alone is not a measurable target.
+_ASSIST_LEVEL_RE = re.compile(
+    r"\b(?:independent(?:ly)?|indep|mod\s*I|modified\s+independen\w*|SBA|CGA|stand[- ]?by|contact\s+guard|"
+    r"(?:min|mod|max|minimal|moderate|maximal)\s*(?:A|assist\w*)|supervision|set[- ]?up)\b",
+    re.IGNORECASE,
+)
+_DEADLINE_RE = re.compile(r"\b(?:in|within|by|x)\s*\d+\s*(?:wks?|weeks?|visits?|months?|mos?|days?)\b", re.IGNORECASE)
+_QUANTITY_RE = re.compile(
+    r"\d+(?:\.\d+)?\s*(?:ft|feet|foot|m\b|meters?|yards?|reps?|repetitions|x\b|min|minutes?|mins?|sec|seconds?|s\b|hrs?|hours?|"
+    r"lbs?|#|pounds?|kg|°|deg|degrees?|/\s*\d+|%|steps?|stairs?|flights?|blocks?|trials?|times|cm|inch|in\b|\")"
+    r"|[<>≤≥]=?\s*\d",
+    re.IGNORECASE,
+)
+
+
+def goal_is_measurable(text: str) -> bool:
+    """Whether a goal states a measurable target: an assist level, or a quantity with a unit."""
+    target = _DEADLINE_RE.sub(" ", text)
+    return bool(_ASSIST_LEVEL_RE.search(target) or _QUANTITY_RE.search(target))

@@ -114,3 +114,20 @@ def test_table_minutes_column():
     header = ["Intervention", "Detail", "Min", "CPT"]
     assert parsing.table_minutes(["Ther act", "2 x 3 min reach", "16", "97530"], header) == 16
     assert parsing.table_minutes(["Ther act", "reach", "16", "97530"], ["Intervention", "Detail", "CPT", "Units"]) is None
+
+
+@pytest.mark.parametrize(
+    "goal, measurable",
+    [
+        ("Pt will don button-front shirt w/ SBA in 4 wks", True),
+        ("pt will ambulate 1000 ft in the community w/o AD", True),
+        ("Pt will lift 50# floor to waist w/o radicular sx in 6 wks", True),
+        ("pt will negotiate 4 steps w/ 1 rail reciprocally", True),
+        ("Grip strength >= 45 lb", True),
+        ("Pt will improve strength in 4 wks", False),
+        ("Patient will feel better and return to prior level of function", False),
+        ("Pt will increase endurance within 6 weeks", False),
+    ],
+)
+def test_goal_measurability(goal, measurable):
+    assert parsing.goal_is_measurable(goal) is measurable
