@@ -253,12 +253,18 @@ def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_cod
     not_billed = bool(_NOT_BILLED_RE.search(line))
     task, task_verified = (act.task, locate(line, act.task).verified) if act.task else (None, False)
     common = dict(description=evidence.text, kind=act.kind, billed_as_not_billed=not_billed, evidence=evidence, daily_task=task, daily_task_verified=task_verified)
-    if len(codes) > 1:  # a row naming several codes: only the model's minutes for its own code, if on the line
-        chosen = act.code if act.code in codes else None
+    if len(codes) > 1:  # one line, several codes: minutes only where the row pairs them ("12 / 25")
+        cells, header = parsing.table_cells(line), _table_header(note, number)
+        paired = parsing.table_minutes_list(cells, header) if cells and header and header != cells else []
+        minutes = paired if len(paired) == len(codes) else [None] * len(codes)
+        ranges = parsing.clock_ranges(line)
         return [
-            TreatmentBlock(code=code, minutes=act.min if code == chosen and _number_on_line(line, act.min) else None,
-                           minutes_source="model" if code == chosen and _number_on_line(line, act.min) else "none", **common)
-            for code in codes
+            TreatmentBlock(
+                code=code, minutes=m, minutes_source="parser" if m is not None else "none",
+                start_time=ranges[0][0] if ranges else None, stop_time=ranges[0][1] if ranges else None,
+                **{**common, "kind": act.kind if code == act.code else "other"},  # the model's kind is for its code
+            )
+            for code, m in zip(codes, minutes)
         ]
     minutes, source = _block_minutes(note, line, act, number, discrepancies)
     ranges = parsing.clock_ranges(line)
@@ -268,10 +274,6 @@ def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_cod
             start_time=ranges[0][0] if ranges else None, stop_time=ranges[0][1] if ranges else None, **common,
         )
     ]
-
-
-def _number_on_line(line: str, number: int | None) -> bool:
-    return number is not None and re.search(rf"(?<!\d){number}(?!\d)", line) is not None
 
 
 def _table_header(note: NumberedNote, number: int) -> list[str] | None:
@@ -287,8 +289,7 @@ def _table_header(note: NumberedNote, number: int) -> list[str] | None:
 
 
 def _block_minutes(note: NumberedNote, line: str, act: ModelActivity, number: int, discrepancies: list[Discrepancy]) -> tuple[int | None, str]:
-    """The line's minutes as parsed (a table's minutes column first), cross-checked with the model's;
-    the model's only if the number is on the line."""
+    """The line's minutes as parsed (a table's minutes column first), cross-checked with the model's."""
     cells, header = parsing.table_cells(line), _table_header(note, number)
     parsed = parsing.table_minutes(cells, header) if cells and header and header != cells else None
     if parsed is None:
@@ -297,9 +298,7 @@ def _block_minutes(note: NumberedNote, line: str, act: ModelActivity, number: in
         if act.min is not None and act.min != parsed:
             discrepancies.append(Discrepancy(field="block.minutes", parser=str(parsed), model=str(act.min), chosen=str(parsed), line=number))
         return parsed, "both" if act.min == parsed else "parser"
-    if _number_on_line(line, act.min):
-        return act.min, "model"
-    if act.min is not None:
+    if act.min is not None:  # minutes the program cannot read on the line are not documented
         discrepancies.append(Discrepancy(field="block.minutes", parser=None, model=str(act.min), chosen=None, line=number))
     return None, "none"
 

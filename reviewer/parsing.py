@@ -71,13 +71,13 @@ def find_codes(text: str) -> list[str]:
     return CPT_RE.findall(text)
 
 
-# The standard names (and common abbreviations) of the timed codes, for lines that name the
-# service but not its code.
+# The standard names (and unambiguous abbreviations) of the timed codes, for lines that name the
+# service but not its code. ("TA", "TE", "MT" are left out: TA is also transversus abdominis.)
 _SERVICE_NAMES: tuple[tuple[str, str], ...] = (
-    ("97530", r"therapeutic\s+activit|ther\.?\s*act|\bTA\b"),
-    ("97110", r"therapeutic\s+exercise|ther\.?\s*ex\b|\bTE\b"),
+    ("97530", r"therapeutic\s+activit|ther\.?\s*act"),
+    ("97110", r"therapeutic\s+exercise|ther\.?\s*ex\b"),
     ("97112", r"neuromuscular\s+re-?ed|\bNMR\b|\bNMRE\b|\bNM\s+re-?ed"),
-    ("97140", r"manual\s+therap|\bMT\b"),
+    ("97140", r"manual\s+therap"),
     ("97116", r"gait\s+training"),
     ("97535", r"self[-\s]?care|home\s+management|ADL\s+training"),
     ("97150", r"group\s+therap"),
@@ -169,6 +169,14 @@ def minutes_column(header: list[str]) -> int | None:
         if _MINUTES_HEADER_RE.match(cell.strip()):
             return index
     return None
+
+
+def table_minutes_list(row: list[str], header: list[str]) -> list[int]:
+    """All minute amounts in the row's minutes cell ("12 / 25" for a row billing two codes)."""
+    index = minutes_column(header)
+    if index is None or index >= len(row):
+        return []
+    return [int(n) for n in re.findall(r"(?<![\d.])(\d{1,3})(?![\d.])", row[index])]
 
 
 def table_minutes(row: list[str], header: list[str]) -> int | None:

@@ -110,3 +110,25 @@ def test_indented_sub_items_belong_to_their_block_and_passive_claims_are_checked
     by_code = {b.code: b for b in ext.blocks}
     assert not by_code["97530"].includes_passive and by_code["97010"].includes_passive
     assert {d.field for d in ext.discrepancies} >= {"block.sub_item", "block.includes_passive"}
+
+
+PAIRED_ROW_NOTE = """DAILY NOTE -- PHYSICAL THERAPY
+| Time | Intervention | CPT | Min |
+|---|---|---|---|
+| 9:08-9:45 | Cervical glides interspersed with overhead dish placing | 97140 / 97530 | 12 / 25 |
+| 9:45-9:55 | Manual therapy + Ther activities: STM during step-downs | | 10 |
+Billing: 97140-GP x1; 97530-GP-59 x1
+Signed: Noah Fitzgerald, PT, DPT
+"""
+
+
+def test_a_row_pairing_codes_and_minutes_gives_each_code_its_minutes_and_a_lump_row_gives_none():
+    handles = NumberedNote.from_text(PAIRED_ROW_NOTE).handles
+    output = dev0001_output(
+        goals=[], passive=[], skill=[], resp=[], timed=None, total=None, bill=["97140 GP x1", "97530 GP 59 x1"],
+        acts=[{"line": handles[3], "code": "97140", "min": 12, "kind": "manual", "task": None}],
+    )
+    ext = extract(PAIRED_ROW_NOTE, ScriptedBackend(json.dumps(output)), PROMPT).extraction
+    rows = [(b.code, b.minutes, b.kind, b.start_time) for b in ext.blocks]
+    assert rows[:2] == [("97140", 12, "manual", "9:08"), ("97530", 25, "other", "9:08")]
+    assert rows[2:] == [("97140", None, "other", "9:45"), ("97530", None, "other", "9:45")]  # found by the parser

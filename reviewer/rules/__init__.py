@@ -13,7 +13,7 @@ from reviewer.rules import activity, documentation, modifiers, ncci, payer, time
 from reviewer.rules.base import REGISTRY, Rule, Violation, rule
 from reviewer.rules.engine import RulesResult, evaluate
 
-RULES_VERSION = "2025Q4.1"
+RULES_VERSION = "2025Q4.2"
 RULES_EFFECTIVE = date(2025, 10, 1)
 
 __all__ = ["REGISTRY", "RULES_EFFECTIVE", "RULES_VERSION", "Rule", "RulesResult", "Violation", "evaluate", "rule"]
