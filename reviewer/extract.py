@@ -215,8 +215,9 @@ def _blocks(note: NumberedNote, acts: list[ModelActivity], group_line: int | Non
         if number is None or act.line not in candidates:  # the schema allows only plausible treatment lines
             discrepancies.append(Discrepancy(field="block.line", parser=None, model=act.line, chosen=None, line=number))
             continue
-        if number in seen or number in billing_lines or _is_total_line(note.lines[number - 1]):
-            continue
+        line = note.lines[number - 1]
+        if number in seen or _is_total_line(line) or (number in billing_lines and _line_minutes(note, number) is None):
+            continue  # a charge line, unless it is also a treatment row with minutes
         seen.add(number)
         if parent is not None and _is_sub_item(note, number, parent):
             discrepancies.append(Discrepancy(field="block.sub_item", parser=f"part of line {parent}", model=act.line, chosen=None, line=number))
@@ -245,9 +246,11 @@ def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_cod
     line = note.lines[number - 1]
     evidence = note.line_evidence(number, "activity")
     codes = parsing.find_codes(line)
+    code_from_model = False
     if not codes:
         named = [c for c in parsing.codes_named(line) if c in billed_codes or not billed_codes]
-        codes = named if len(named) > 1 else [act.code] if act.code and act.code in billed_codes else named[:1]
+        code_from_model = not named and bool(act.code and act.code in billed_codes)
+        codes = named if len(named) > 1 else [act.code] if code_from_model else named[:1]
     elif act.code and act.code not in codes:
         discrepancies.append(Discrepancy(field="block.code", parser=codes[0], model=act.code, chosen=codes[0], line=number))
     not_billed = bool(_NOT_BILLED_RE.search(line))
@@ -267,6 +270,8 @@ def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_cod
             for code, m in zip(codes, minutes)
         ]
     minutes, source = _block_minutes(note, line, act, number, discrepancies)
+    if code_from_model:  # a line naming no code or service (e.g. "rest 5 min" inside a block): kind only
+        minutes, source = None, "none"
     ranges = parsing.clock_ranges(line)
     return [
         TreatmentBlock(
@@ -277,23 +282,48 @@ def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_cod
 
 
 def _table_header(note: NumberedNote, number: int) -> list[str] | None:
-    """The header row of the pipe table that line `number` belongs to."""
-    header = None
+    """The header row of the pipe table that line `number` belongs to: the row above the nearest
+    separator row ("|---|"), else the topmost row of the contiguous table lines."""
+    top = None
     for index in range(number, 0, -1):
         cells = parsing.table_cells(note.lines[index - 1])
         if cells is None:
             break
-        if not all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
-            header = cells
-    return header
+        if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
+            return parsing.table_cells(note.lines[index - 2]) if index > 1 else None
+        top = cells
+    return top
+
+
+def _line_minutes(note: NumberedNote, number: int) -> int | None:
+    """Minutes written on a line: a table's minutes column first, else an amount or clock range."""
+    line = note.lines[number - 1]
+    cells, header = parsing.table_cells(line), _table_header(note, number)
+    minutes = parsing.table_minutes(cells, header) if cells and header and header != cells else None
+    return minutes if minutes is not None else parsing.block_minutes(line)
+
+
+_MINUTES_FIELD_RE = re.compile(r"^\s*(?:minutes?|mins?|time)\b\s*[:=.]*\s*(\d{1,3})\b", re.IGNORECASE)
+
+
+def _field_minutes_below(note: NumberedNote, number: int) -> int | None:
+    """A "Minutes : 25" field among the indented lines under a treatment heading."""
+    heading = note.lines[number - 1]
+    depth = len(heading) - len(heading.lstrip())
+    for below in note.lines[number : number + 12]:
+        if len(below) - len(below.lstrip()) <= depth or parsing.find_codes(below):
+            break
+        match = _MINUTES_FIELD_RE.match(below)
+        if match:
+            return int(match.group(1))
+    return None
 
 
 def _block_minutes(note: NumberedNote, line: str, act: ModelActivity, number: int, discrepancies: list[Discrepancy]) -> tuple[int | None, str]:
     """The line's minutes as parsed (a table's minutes column first), cross-checked with the model's."""
-    cells, header = parsing.table_cells(line), _table_header(note, number)
-    parsed = parsing.table_minutes(cells, header) if cells and header and header != cells else None
+    parsed = _line_minutes(note, number)
     if parsed is None:
-        parsed = parsing.block_minutes(line)
+        parsed = _field_minutes_below(note, number)
     if parsed is not None:
         if act.min is not None and act.min != parsed:
             discrepancies.append(Discrepancy(field="block.minutes", parser=str(parsed), model=str(act.min), chosen=str(parsed), line=number))
@@ -356,11 +386,35 @@ def _ground_billing(note: NumberedNote, parsed: parsing.ParsedBilling, candidate
             if on_line.units is not None and on_line.units != parsed.units:
                 discrepancies.append(Discrepancy(field=f"billing.{parsed.code}.units", parser=str(on_line.units), model=str(parsed.units), chosen=str(on_line.units), line=number))
                 units = on_line.units
-            modifiers = on_line.modifiers + [m for m in parsed.modifiers if m not in on_line.modifiers and _modifier_in_note(note, m)]
+            stated = on_line.modifiers + _continuation_modifiers(note, number) + _all_lines_modifiers(note)
+            modifiers = list(dict.fromkeys(stated + [m for m in parsed.modifiers if _modifier_in_note(note, m)]))
             return BillingLine(code=parsed.code, units=units, modifiers=modifiers, evidence=evidence, source="both")
     evidence = locate(note.text, parsed.code, "billing", fuzzy=False)
     modifiers = [m for m in parsed.modifiers if _modifier_in_note(note, m)]
     return BillingLine(code=parsed.code, units=parsed.units, modifiers=modifiers, evidence=evidence if evidence.verified else None, source="model")
+
+
+_MODIFIER_LINE_RE = re.compile(r"\bmod(?:ifier)?s?\b", re.IGNORECASE)
+_ALL_LINES_RE = re.compile(r"\b(?:all|each|every)\s+(?:billed\s+)?(?:lines?|codes?|services?)\b", re.IGNORECASE)
+
+
+def _continuation_modifiers(note: NumberedNote, number: int) -> list[str]:
+    """Modifiers on the lines after a charge line ("Modifier 1: GO"), up to the next code."""
+    found: list[str] = []
+    for line in note.lines[number : number + 4]:
+        if parsing.find_codes(line) or not _MODIFIER_LINE_RE.search(line):
+            break
+        found += parsing.find_modifiers(line)
+    return found
+
+
+def _all_lines_modifiers(note: NumberedNote) -> list[str]:
+    """Modifiers the note applies to every line ("Modifiers: GO on all lines")."""
+    found: list[str] = []
+    for line in note.lines:
+        if _MODIFIER_LINE_RE.search(line) and _ALL_LINES_RE.search(line) and not parsing.find_codes(line):
+            found += parsing.find_modifiers(line)
+    return found
 
 
 def _modifier_in_note(note: NumberedNote, modifier: str) -> bool:
@@ -411,13 +465,12 @@ def _stated_total(note, model_value, find, field, discrepancies) -> Grounded[int
 
 def _time_in_out(note: NumberedNote) -> tuple[Grounded[str] | None, Grounded[str] | None]:
     found_in, found_out = parsing.find_time_in_out(note.text)
-    grounded = []
-    for match in (found_in, found_out):
-        if match is None:
-            grounded.append(None)
-        else:
-            grounded.append(Grounded[str](value=match.group(1).strip(), evidence=_span(note, match.start(1), match.end(1), "minutes")))
-    return grounded[0], grounded[1]
+    if found_in and found_out and parsing.minutes_between(found_in[0], found_out[0]) is None:
+        return None, None  # two clock times that are not a session (e.g. "in 4 wks ... out 9:00")
+    return tuple(  # type: ignore[return-value]
+        Grounded[str](value=found[0], evidence=_span(note, found[1], found[2], "minutes")) if found else None
+        for found in (found_in, found_out)
+    )
 
 
 def _signature(note: NumberedNote) -> Clinician | None:

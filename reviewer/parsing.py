@@ -22,7 +22,10 @@ _MINUTES_RE = re.compile(
 _CLOCK = r"(\d{1,2}):?(\d{2})\s*([ap]\.?m\.?)?"
 _RANGE_RE = re.compile(r"(?<![\d/])" + _CLOCK + r"\s*(?:-|–|—|to|until)\s*" + _CLOCK + r"(?![\d/])", re.IGNORECASE)
 # units: "x2", "x 2", "× 2", "(2u)", "2 units", "2U", "units: 2", "#2"
+# "each 15 minutes" / "EA 15 MIN" is the code's descriptor on a charge line, not minutes spent.
+_DESCRIPTOR_RE = re.compile(r"\b(?:ea(?:ch)?|per)\.?\s*15\s*-?\s*min\w*\.?", re.IGNORECASE)
 _UNITS_PATTERNS = (
+    re.compile(r"\bqty\.?\s*[:=]?\s*(\d{1,2})(?!\d)", re.IGNORECASE),
     re.compile(r"(?:x|×|\*)\s*(\d{1,2})(?!\s*(?:\d|" + _MIN_WORD + r"|'|:))", re.IGNORECASE),
     re.compile(r"\(\s*(\d{1,2})\s*u(?:nits?)?\s*\)", re.IGNORECASE),
     re.compile(r"(?<![\d.])(\d{1,2})\s*(?:units?|u)(?![a-z])", re.IGNORECASE),
@@ -52,11 +55,14 @@ _TOTAL_TIMED_RE = re.compile(
     re.IGNORECASE,
 )
 _TOTAL_TREATMENT_RE = re.compile(
-    r"total\s+(?:treatment|tx|session|therapy)?\s*(?:time|minutes?|mins?|min)?\s*(?:\(min\))?\s*[:=\-]?\s*(\d{1,3})\b",
+    r"(?:total\s+(?:treatment|tx|session|therapy)?|\btt\b|\b(?:tx|treatment|session|therapy)\s+time\b)\s*(?:time|minutes?|mins?|min)?\s*(?:\(min\))?\s*[:=\-.]*\s*(\d{1,3})\b(?!\s*:\d)",
     re.IGNORECASE,
 )
-_TIME_IN_RE = re.compile(r"time\s*in\s*[:=]?\s*(\d{1,2}:?\d{2}\s*(?:[ap]\.?m\.?)?)", re.IGNORECASE)
-_TIME_OUT_RE = re.compile(r"time\s*out\s*[:=]?\s*(\d{1,2}:?\d{2}\s*(?:[ap]\.?m\.?)?)", re.IGNORECASE)
+_SESSION_RANGE_RE = re.compile(r"\b(?:session|tx|treatment|therapy)\s+time\b", re.IGNORECASE)
+_CLOCK_VALUE = r"(\d{1,2}:?\d{2}\s*(?:[ap]\.?m\.?)?)"
+_TIME_IN_RE = re.compile(r"(?:time\s*in|\bin|\barrived|\barrival|\bstart(?:ed)?)\b\s*[:=.]*\s*" + _CLOCK_VALUE, re.IGNORECASE)
+_TIME_OUT_RE = re.compile(r"(?:time\s*out|\bout|\bdeparted|\bdeparture|\bend(?:ed)?)\b\s*[:=.]*\s*" + _CLOCK_VALUE, re.IGNORECASE)
+_TIME_IN_OUT_RE = re.compile(r"time\s*in\s*/\s*out\b\s*[:=.\s]*" + _CLOCK_VALUE + r"\s*/\s*" + _CLOCK_VALUE, re.IGNORECASE)
 
 
 @dataclass
@@ -115,14 +121,15 @@ def clock_ranges(text: str) -> list[tuple[str, str, int]]:
 def range_minutes(match: re.Match) -> int | None:
     """Minutes between the two clock times of a `_RANGE_RE` match (None if not a plausible range)."""
     h1, m1, ap1, h2, m2, ap2 = match.groups()
-    start = _clock_minutes(int(h1), int(m1), ap1)
     stop = _clock_minutes(int(h2), int(m2), ap2 or ap1)
-    if start is None or stop is None:
-        return None
-    if stop < start and int(h2) < 12 and not ap2:
-        stop += 12 * 60  # 11:50-12:10 style or "1:05" after "12:40"
-    minutes = stop - start
-    return minutes if 0 < minutes <= 240 else None
+    for start_tag in dict.fromkeys([ap1 or ap2, ap1]):  # "3:00-3:45 pm": the pm is for both, usually
+        start = _clock_minutes(int(h1), int(m1), start_tag)
+        if start is None or stop is None:
+            return None
+        end = stop + 12 * 60 if stop < start and int(h2) < 12 and not ap2 else stop  # "12:40-1:25"
+        if 0 < end - start <= 240:
+            return end - start
+    return None
 
 
 def _clock_minutes(hour: int, minute: int, ampm: str | None) -> int | None:
@@ -145,6 +152,7 @@ def minutes_between(time_in: str, time_out: str) -> int | None:
 
 def block_minutes(text: str) -> int | None:
     """The minutes a treatment line documents: an explicit amount, else its clock range."""
+    text = _DESCRIPTOR_RE.sub(" ", text)
     explicit = [int(m.group(1)) for m in _MINUTES_RE.finditer(text)]
     if explicit:
         return explicit[0]
@@ -210,6 +218,7 @@ def parse_billing(text: str) -> list[ParsedBilling]:
 def parse_units(segment: str) -> int | None:
     """The unit count in the text after a code, if it is written in a recognised way, including a
     bare count after the modifiers as in a "CPT  Mod  Units" table row ("97530   GP    2")."""
+    segment = _DESCRIPTOR_RE.sub(" ", segment)
     for pattern in _UNITS_PATTERNS:
         match = pattern.search(segment)
         if match:
@@ -251,17 +260,33 @@ def find_total_timed(line: str) -> int | None:
 
 
 def find_total_treatment(line: str) -> int | None:
-    """A stated total treatment time on this line ("Total treatment time: 50 min", "Total tx min: 44")."""
+    """A stated total treatment time on this line ("Total treatment time: 50 min", "Total tx min: 44",
+    "tt 35 min", "Session time: 3:00-3:45 pm")."""
     for match in _TOTAL_TREATMENT_RE.finditer(line):
         label = match.group(0).lower()
         if "timed" in label:
             continue
         return int(match.group(1))
+    if _SESSION_RANGE_RE.search(line):
+        ranges = [r for r in (range_minutes(m) for m in _RANGE_RE.finditer(line)) if r is not None]
+        if ranges:
+            return ranges[0]
     return None
 
 
-def find_time_in_out(text: str) -> tuple[re.Match | None, re.Match | None]:
-    return _TIME_IN_RE.search(text), _TIME_OUT_RE.search(text)
+def find_time_in_out(text: str) -> tuple[tuple[str, int, int] | None, tuple[str, int, int] | None]:
+    """Time in and time out as (value, start, end): "Time in 9:02 ... Time out 9:57", "in 1:12 out 1:47",
+    "Arrived 2:05 pm, departed 2:58 pm", "Time In / Out .... 13:00 / 13:42"."""
+    both = _TIME_IN_OUT_RE.search(text)
+    if both:
+        return _clock_at(both, 1), _clock_at(both, 2)
+    found_in, found_out = _TIME_IN_RE.search(text), _TIME_OUT_RE.search(text)
+    return (_clock_at(found_in, 1) if found_in else None), (_clock_at(found_out, 1) if found_out else None)
+
+
+def _clock_at(match: re.Match, group: int) -> tuple[str, int, int]:
+    value = match.group(group).rstrip(" .")
+    return value, match.start(group), match.start(group) + len(value)
 
 
 # Passive interventions by name (modalities, passive ROM, massage, rest): a closed vocabulary the
