@@ -220,8 +220,8 @@ def score_run(
 
 
 def results_name(result: EvalResult) -> str:
-    """`<date>_<backend>_<model>_<prompt version>`, safe as a file name."""
-    parts = [result.date, result.model.backend, result.model.model, result.model.prompt_version]
+    """`<date>_<corpus>_<backend>_<model>_<prompt version>`, safe as a file name."""
+    parts = [result.date, result.corpus, result.model.backend, result.model.model, result.model.prompt_version]
     return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", part) for part in parts)
 
 

@@ -434,8 +434,9 @@ def _blocks_model_missed(note: NumberedNote, blocks: list[TreatmentBlock], billi
             continue
         cells, header = parsing.table_cells(line), _table_header(note, number)
         minutes = (parsing.table_minutes(cells, header) if cells and header and header != cells else None) or parsing.block_minutes(line)
-        if minutes is None or (_BILLING_WORDS_RE.search(line) and not parsing.clock_ranges(line)):
-            continue  # no minutes, or a billing line that also restates minutes ("97530 - 3 units - 38 min")
+        if minutes is None:
+            continue  # (a charge line restating minutes, "97530 x3 (45 min)", is kept: the rules count it
+            # only for a code that no treatment line gives minutes for)
         discrepancies.append(Discrepancy(field="block.missed_by_model", parser=f"{'/'.join(codes)} {minutes} min", model=None, chosen=f"{'/'.join(codes)} {minutes} min", line=number))
         placeholder = ModelActivity(line=f"line {number}", code=codes[0] if len(codes) == 1 else None, min=None, kind="other", task=None)
         extra.extend(_line_blocks(note, number, placeholder, billed_codes, discrepancies))

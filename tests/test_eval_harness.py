@@ -185,7 +185,7 @@ def test_score_run_counts_failures_and_lists_misses():
     assert "| n2 | failed | units_exceed_minutes |  | model timed out |" in markdown
 
 
-def test_write_results_names_files_by_date_backend_model_and_prompt(tmp_path, monkeypatch):
+def test_write_results_names_files_by_date_corpus_backend_model_and_prompt(tmp_path, monkeypatch):
     import evals.harness as harness
 
     monkeypatch.setattr(harness, "RESULTS_DIR", tmp_path)
@@ -196,7 +196,7 @@ def test_write_results_names_files_by_date_backend_model_and_prompt(tmp_path, mo
         model=ModelInfo(backend="openai", model="org/model:7b", prompt_version="extract-v1"),
     )
     json_path, markdown_path = write_results(result)
-    assert json_path.name == f"{result.date}_openai_org-model-7b_extract-v1.json"
+    assert json_path.name == f"{result.date}_empty_openai_org-model-7b_extract-v1.json"
     assert markdown_path == json_path.with_suffix(".md") and markdown_path.exists()
     assert json.loads(json_path.read_text())["model"]["model"] == "org/model:7b"
 

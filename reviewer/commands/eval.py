@@ -22,7 +22,7 @@ def eval_command(
     corpus: Path = typer.Argument(..., help="corpus folder: notes/ and labels.jsonl (see FORMAT.md)"),
     backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
     out: Optional[Path] = typer.Option(
-        None, help="results JSON (Markdown beside it) [default: evals/results/<date>_<backend>_<model>_<prompt>.json]"
+        None, help="results JSON (Markdown beside it) [default: evals/results/<date>_<corpus>_<backend>_<model>_<prompt>.json]"
     ),
     rescore: bool = typer.Option(False, "--rescore", help="re-run the rules on cached model outputs; no model calls"),
     workers: int = typer.Option(1, min=1, max=64, help="concurrent requests (remote openai backend only)"),
