@@ -7,6 +7,7 @@ is the same from one call to the next.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -32,7 +33,9 @@ def _load(path: str, n_ctx: int, n_threads: int | None):
         raise ModelError("llama-cpp-python is not installed; run `pip install -e '.[embedded]'`") from None
     # llama-cpp-python decodes on half the cores by default; a review has the machine to itself.
     threads = n_threads or os.cpu_count() or 1
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False)
+    llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False)
+    atexit.register(llm.close)  # free it before interpreter teardown, when llama_cpp's __del__ would fail
+    return llm
 
 
 @lru_cache(maxsize=8)
