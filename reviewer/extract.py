@@ -478,8 +478,9 @@ def _signature(note: NumberedNote) -> Clinician | None:
     """The signing clinician: the last line that reads like a signature and names a credential."""
     for number in range(len(note.lines), 0, -1):
         line = note.lines[number - 1]
-        credentials = parsing.find_credentials(line)
-        if any(c in parsing.LICENSED_CREDENTIALS for c in credentials) and (_SIGNATURE_HINT_RE.search(line) or number > len(note.lines) - 3):
+        closing = number > len(note.lines) - 3  # a signature block sits at the end
+        credentials = parsing.find_credentials(line, any_case=closing and "," in line)
+        if any(c in parsing.LICENSED_CREDENTIALS for c in credentials) and (_SIGNATURE_HINT_RE.search(line) or closing):
             return Clinician(name=_signer_name(line), credentials=credentials, evidence=note.line_evidence(number, "signature"))
     for number in range(len(note.lines), 0, -1):  # signed, but no credential
         if re.search(r"(?i)\bsigned\b|\bsignature\b", note.lines[number - 1]):
@@ -498,14 +499,19 @@ def _assistant(note: NumberedNote, handle: str | None, discrepancies: list[Discr
     else a provider line that names one."""
     def names_assistant(number: int) -> bool:
         line = note.lines[number - 1]
-        return bool(set(parsing.find_credentials(line)) & set(parsing.ASSISTANT_CREDENTIALS) or _ASSISTANT_WORD_RE.search(line))
+        signature_like = number > len(note.lines) - 3 and "," in line
+        credentials = set(parsing.find_credentials(line, any_case=signature_like))
+        return bool(credentials & set(parsing.ASSISTANT_CREDENTIALS) or _ASSISTANT_WORD_RE.search(line))
 
     number = note.line_of_handle(handle)
     if number is not None and names_assistant(number):
         return note.line_evidence(number, "assistant")
     if handle:
         discrepancies.append(Discrepancy(field="assistant", parser=None, model=handle, chosen=None, line=number))
-    found = [n for n in range(1, len(note.lines) + 1) if names_assistant(n) and _PROVIDER_HINT_RE.search(note.lines[n - 1])]
+    found = [
+        n for n in range(1, len(note.lines) + 1)
+        if names_assistant(n) and (_PROVIDER_HINT_RE.search(note.lines[n - 1]) or n > len(note.lines) - 3)
+    ]
     if found:
         if not handle:
             discrepancies.append(Discrepancy(field="assistant", parser=f"line {found[0]}", model=None, chosen=f"line {found[0]}", line=found[0]))

@@ -65,6 +65,47 @@ _TIME_OUT_RE = re.compile(r"(?:time\s*out|\bout|\bdeparted|\bdeparture|\bend(?:e
 _TIME_IN_OUT_RE = re.compile(r"time\s*in\s*/\s*out\b\s*[:=.\s]*" + _CLOCK_VALUE + r"\s*/\s*" + _CLOCK_VALUE, re.IGNORECASE)
 
 
+_SMALL = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split()
+)}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i >= 2}
+_NUMBER_WORD = r"(?:" + "|".join(sorted([*_SMALL, *_TENS, "hundred", "thousand"], key=len, reverse=True)) + r")"
+_NUMBER_RUN_RE = re.compile(rf"\b{_NUMBER_WORD}(?:(?:\s+|-|\s+and\s+){_NUMBER_WORD})*\b", re.IGNORECASE)
+_SPOKEN_FIXES = (
+    (re.compile(r"\b(97|92)\s+(\d{3})\b"), r"\1\2"),  # "97 530"
+    (re.compile(r"\btimes\s+(?=\d)", re.IGNORECASE), "x"),  # "times three units"
+    (re.compile(r"\b([GCXK])\.\s*([PONQSUEX])\b\.?"), r"\1\2"),  # "G. P." modifiers
+)
+
+
+def normalize_spoken(text: str) -> str:
+    """Dictated notes write numbers in words: "nine seven five three zero" -> "97530",
+    "twenty-five minutes" -> "25 minutes", "97 530 times three units, G. P." -> "97530 x3 units, GP"."""
+    text = _NUMBER_RUN_RE.sub(_number_run_value, text)
+    for pattern, replacement in _SPOKEN_FIXES:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _number_run_value(match: re.Match) -> str:
+    words = [w for w in re.split(r"[\s-]+", match.group(0).lower()) if w != "and"]
+    if len(words) >= 3 and all(w in _SMALL and _SMALL[w] < 10 for w in words):
+        return "".join(str(_SMALL[w]) for w in words)  # a code read out digit by digit
+    total = current = 0
+    for word in words:
+        if word in _SMALL:
+            current += _SMALL[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        else:  # thousand
+            total += max(current, 1) * 1000
+            current = 0
+    return str(total + current)
+
+
 @dataclass
 class ParsedBilling:
     code: str
@@ -74,6 +115,7 @@ class ParsedBilling:
 
 def find_codes(text: str) -> list[str]:
     """CPT/HCPCS therapy codes in `text`, in order."""
+    text = normalize_spoken(text)
     return CPT_RE.findall(text)
 
 
@@ -92,6 +134,7 @@ _SERVICE_NAMES: tuple[tuple[str, str], ...] = (
 
 def codes_named(text: str) -> list[str]:
     """Codes whose service the line names ("Manual therapy - 12 min" -> 97140), in order of appearance."""
+    text = normalize_spoken(text)
     found = []
     for code, pattern in _SERVICE_NAMES:
         match = re.search(pattern, text, re.IGNORECASE)
@@ -152,6 +195,7 @@ def minutes_between(time_in: str, time_out: str) -> int | None:
 
 def block_minutes(text: str) -> int | None:
     """The minutes a treatment line documents: an explicit amount, else its clock range."""
+    text = normalize_spoken(text)
     text = _DESCRIPTOR_RE.sub(" ", text)
     explicit = [int(m.group(1)) for m in _MINUTES_RE.finditer(text)]
     if explicit:
@@ -206,6 +250,7 @@ def find_modifiers(text: str) -> list[str]:
 
 def parse_billing(text: str) -> list[ParsedBilling]:
     """Billing entries in `text`: "97530-GP x2", "97530 GP 59 x2", "97140-GP-59 x1", "97530 (2u)"."""
+    text = normalize_spoken(text)
     matches = list(CPT_RE.finditer(text))
     entries = []
     for i, match in enumerate(matches):
@@ -239,11 +284,18 @@ def find_date_of_service(text: str) -> tuple[str, int, int] | None:
     return (first.group(1), first.start(1), first.end(1)) if first else None
 
 
-def find_credentials(text: str) -> list[str]:
+_CRED_ANY_CASE_RE = re.compile(_CRED_RE.pattern, re.IGNORECASE)
+_CANONICAL_CREDENTIAL = {c.upper(): c for c in CREDENTIALS}
+
+
+def find_credentials(text: str, any_case: bool = False) -> list[str]:
+    """Professional credentials in `text`. `any_case` also reads "dana k., pta" (only for lines known
+    to be signatures: in running text a lower-case "pt" means the patient)."""
     found: list[str] = []
-    for match in _CRED_RE.finditer(text):
-        if match.group(1) not in found:
-            found.append(match.group(1))
+    for match in (_CRED_ANY_CASE_RE if any_case else _CRED_RE).finditer(text):
+        credential = _CANONICAL_CREDENTIAL.get(match.group(1).upper(), match.group(1))
+        if credential not in found:
+            found.append(credential)
     return found
 
 
@@ -253,6 +305,7 @@ def find_outcome_measures(text: str) -> list[tuple[str, int, int]]:
 
 def find_total_timed(line: str) -> int | None:
     """A stated total of timed-code minutes on this line ("Timed code minutes: 40", "Total timed 53 min")."""
+    line = normalize_spoken(line)
     if not re.search(r"timed", line, re.IGNORECASE) or re.search(r"untimed", line, re.IGNORECASE):
         return None
     match = _TOTAL_TIMED_RE.search(line)
@@ -262,6 +315,7 @@ def find_total_timed(line: str) -> int | None:
 def find_total_treatment(line: str) -> int | None:
     """A stated total treatment time on this line ("Total treatment time: 50 min", "Total tx min: 44",
     "tt 35 min", "Session time: 3:00-3:45 pm")."""
+    line = normalize_spoken(line)
     for match in _TOTAL_TREATMENT_RE.finditer(line):
         label = match.group(0).lower()
         if "timed" in label:
@@ -322,5 +376,6 @@ _QUANTITY_RE = re.compile(
 
 def goal_is_measurable(text: str) -> bool:
     """Whether a goal states a measurable target: an assist level, or a quantity with a unit."""
+    text = normalize_spoken(text)
     target = _DEADLINE_RE.sub(" ", text)
     return bool(_ASSIST_LEVEL_RE.search(target) or _QUANTITY_RE.search(target))

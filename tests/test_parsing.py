@@ -131,3 +131,28 @@ def test_table_minutes_column():
 )
 def test_goal_measurability(goal, measurable):
     assert parsing.goal_is_measurable(goal) is measurable
+
+
+@pytest.mark.parametrize(
+    "spoken, written",
+    [
+        ("Therapeutic activities, nine seven five three zero.", "Therapeutic activities, 97530."),
+        ("97 530 times three units, G. P. modifier", "97530 x3 units, GP modifier"),
+        ("for twenty-five minutes", "for 25 minutes"),
+        ("walk one thousand feet", "walk 1000 feet"),
+        ("pain four out of ten", "pain 4 out of 10"),
+    ],
+)
+def test_dictated_numbers_are_read(spoken, written):
+    assert parsing.normalize_spoken(spoken) == written
+
+
+def test_dictated_billing_and_minutes_parse():
+    assert [(b.code, b.units, b.modifiers) for b in parsing.parse_billing("BILLING: 97 530 times three units, G. P. modifier.")] == [("97530", 3, ["GP"])]
+    assert parsing.block_minutes("Therapeutic activities for thirty-two minutes") == 32
+
+
+def test_lower_case_credentials_only_when_asked():
+    line = "dana kowalski, pta   (travel contract)   sup pt: m. ferris, pt"
+    assert parsing.find_credentials(line) == []
+    assert parsing.find_credentials(line, any_case=True) == ["PTA", "PT"]
