@@ -40,3 +40,12 @@ def test_embedded_model_reviews_a_dev_note_with_grounded_evidence(embedded, note
     gold_minutes = label["gold"]["timed_minutes"]
     assert report.extraction.minutes_by_code().get("97530") == gold_minutes["97530"]
     assert report.extraction.billed_units() == label["gold"]["billed_units"]
+
+
+def test_a_model_timeout_is_reported_as_a_failed_note(embedded):
+    settings, backend = embedded
+    text = (CORPUS / "notes" / "dev-0002.txt").read_text(encoding="utf-8")
+    impatient = settings.model_copy(update={"model_timeout_s": 0.5})
+    report = review_text(text, note_id="dev-0002", backend=get_backend(impatient), settings=impatient)
+    assert report.status == "failed" and "timed out" in report.error
+    assert report.flags == [] and report.score is None
