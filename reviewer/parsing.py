@@ -143,13 +143,6 @@ def codes_named(text: str) -> list[str]:
     return [code for _, code in sorted(found)]
 
 
-def find_minutes(text: str) -> list[int]:
-    """Minute amounts written in `text` ("25 min", "x25 minutes", "25'") and clock ranges."""
-    values = [int(m.group(1)) for m in _MINUTES_RE.finditer(text)]
-    values += [r for r in (range_minutes(m) for m in _RANGE_RE.finditer(text)) if r is not None]
-    return values
-
-
 def clock_ranges(text: str) -> list[tuple[str, str, int]]:
     """Every "9:02-9:27" / "0902-0914" range in `text` as (start, stop, minutes)."""
     out = []

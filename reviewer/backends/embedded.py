@@ -65,10 +65,6 @@ class EmbeddedBackend:
             return str(self.settings.model_path)
         return str(ensure_model_file(self.settings.cache_dir))
 
-    def count_tokens(self, text: str) -> int:
-        llm = _load(self._model_path(), self.settings.n_ctx, self.settings.n_threads)
-        return len(llm.tokenize(text.encode("utf-8"), add_bos=False))
-
     def complete(self, messages: list[dict[str, str]], schema: dict) -> Completion:
         from llama_cpp import StoppingCriteriaList
 
