@@ -1,8 +1,8 @@
 """Extraction: ask the model for its terse pointers, then build a grounded `Extraction`.
 
 The model points at goals, treatment lines, skill and response by line handles (a line's first
-words, an enum in the per-note schema), says
-what kind each activity is, and normalises the billing lines. The program reads the numbers on those lines itself, cross-checks them with the
+words, an enum in the per-note schema), says what kind each activity is, and normalises the
+billing lines. The program reads the numbers on those lines itself, cross-checks them with the
 model's, records every disagreement, and computes every evidence offset.
 """
 
@@ -235,10 +235,13 @@ def _blocks(note: NumberedNote, acts: list[ModelActivity], group_line: int | Non
 def _is_sub_item(note: NumberedNote, number: int, parent: int) -> bool:
     """A line indented under an earlier treatment line, naming no code or service of its own
     (e.g. the bulleted activities of a "TherAct - 25 min" block): part of that block."""
-    line, parent_line = note.lines[number - 1], note.lines[parent - 1]
-    indent = len(line) - len(line.lstrip())
-    parent_indent = len(parent_line) - len(parent_line.lstrip())
-    return number > parent and indent > parent_indent and not parsing.find_codes(line) and not parsing.codes_named(line)
+    line = note.lines[number - 1]
+    deeper = _indent(line) > _indent(note.lines[parent - 1])
+    return number > parent and deeper and not parsing.find_codes(line) and not parsing.codes_named(line)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_codes: list[str], discrepancies: list[Discrepancy]) -> list[TreatmentBlock]:
@@ -308,10 +311,9 @@ _MINUTES_FIELD_RE = re.compile(r"^\s*(?:minutes?|mins?|time)\b\s*[:=.]*\s*(\d{1,
 
 def _field_minutes_below(note: NumberedNote, number: int) -> int | None:
     """A "Minutes : 25" field among the indented lines under a treatment heading."""
-    heading = note.lines[number - 1]
-    depth = len(heading) - len(heading.lstrip())
+    depth = _indent(note.lines[number - 1])
     for below in note.lines[number : number + 12]:
-        if len(below) - len(below.lstrip()) <= depth or parsing.find_codes(below):
+        if _indent(below) <= depth or parsing.find_codes(below):
             break
         match = _MINUTES_FIELD_RE.match(below)
         if match:
@@ -336,10 +338,11 @@ def _block_minutes(note: NumberedNote, line: str, act: ModelActivity, number: in
 def _billing(note: NumberedNote, model_lines: list[str], discrepancies: list[Discrepancy]) -> list[BillingLine]:
     """Billing lines from the model's normalised strings, each checked against a note line."""
     candidates = _billing_line_candidates(note)
+    for_all_lines = _all_lines_modifiers(note)
     billing: list[BillingLine] = []
     for entry in model_lines:
         for parsed in parsing.parse_billing(entry):
-            billing.append(_ground_billing(note, parsed, candidates, discrepancies))
+            billing.append(_ground_billing(note, parsed, candidates, for_all_lines, discrepancies))
     if not billing:  # the model found none: take the billing lines the parser can read
         for number in candidates:
             for parsed in parsing.parse_billing(note.lines[number - 1]):
@@ -376,7 +379,9 @@ def _billing_line_candidates(note: NumberedNote) -> list[int]:
     return [number for _, number in sorted(ranked)]
 
 
-def _ground_billing(note: NumberedNote, parsed: parsing.ParsedBilling, candidates: list[int], discrepancies: list[Discrepancy]) -> BillingLine:
+def _ground_billing(
+    note: NumberedNote, parsed: parsing.ParsedBilling, candidates: list[int], for_all_lines: list[str], discrepancies: list[Discrepancy]
+) -> BillingLine:
     for number in candidates:
         for on_line in parsing.parse_billing(note.lines[number - 1]):
             if on_line.code != parsed.code:
@@ -386,7 +391,7 @@ def _ground_billing(note: NumberedNote, parsed: parsing.ParsedBilling, candidate
             if on_line.units is not None and on_line.units != parsed.units:
                 discrepancies.append(Discrepancy(field=f"billing.{parsed.code}.units", parser=str(on_line.units), model=str(parsed.units), chosen=str(on_line.units), line=number))
                 units = on_line.units
-            stated = on_line.modifiers + _continuation_modifiers(note, number) + _all_lines_modifiers(note)
+            stated = on_line.modifiers + _continuation_modifiers(note, number) + for_all_lines
             modifiers = list(dict.fromkeys(stated + [m for m in parsed.modifiers if _modifier_in_note(note, m)]))
             return BillingLine(code=parsed.code, units=units, modifiers=modifiers, evidence=evidence, source="both")
     evidence = locate(note.text, parsed.code, "billing", fuzzy=False)
@@ -432,8 +437,7 @@ def _blocks_model_missed(note: NumberedNote, blocks: list[TreatmentBlock], billi
         evidence = note.line_evidence(number, "activity")
         if not codes or evidence is None or evidence.start in taken or _is_total_line(line):
             continue
-        cells, header = parsing.table_cells(line), _table_header(note, number)
-        minutes = (parsing.table_minutes(cells, header) if cells and header and header != cells else None) or parsing.block_minutes(line)
+        minutes = _line_minutes(note, number)
         if minutes is None:
             continue  # (a charge line restating minutes, "97530 x3 (45 min)", is kept: the rules count it
             # only for a code that no treatment line gives minutes for)
@@ -478,7 +482,7 @@ def _signature(note: NumberedNote) -> Clinician | None:
     """The signing clinician: the last line that reads like a signature and names a credential."""
     for number in range(len(note.lines), 0, -1):
         line = note.lines[number - 1]
-        closing = number > len(note.lines) - 3  # a signature block sits at the end
+        closing = _in_closing_lines(note, number)
         credentials = parsing.find_credentials(line, any_case=closing and "," in line)
         if any(c in parsing.LICENSED_CREDENTIALS for c in credentials) and (_SIGNATURE_HINT_RE.search(line) or closing):
             return Clinician(name=_signer_name(line), credentials=credentials, evidence=note.line_evidence(number, "signature"))
@@ -486,6 +490,11 @@ def _signature(note: NumberedNote) -> Clinician | None:
         if re.search(r"(?i)\bsigned\b|\bsignature\b", note.lines[number - 1]):
             return Clinician(name=_signer_name(note.lines[number - 1]), credentials=[], evidence=note.line_evidence(number, "signature"))
     return None
+
+
+def _in_closing_lines(note: NumberedNote, number: int) -> bool:
+    """One of the last three lines, where a signature block sits."""
+    return number > len(note.lines) - 3
 
 
 def _signer_name(line: str) -> str | None:
@@ -499,7 +508,7 @@ def _assistant(note: NumberedNote, handle: str | None, discrepancies: list[Discr
     else a provider line that names one."""
     def names_assistant(number: int) -> bool:
         line = note.lines[number - 1]
-        signature_like = number > len(note.lines) - 3 and "," in line
+        signature_like = _in_closing_lines(note, number) and "," in line
         credentials = set(parsing.find_credentials(line, any_case=signature_like))
         return bool(credentials & set(parsing.ASSISTANT_CREDENTIALS) or _ASSISTANT_WORD_RE.search(line))
 
@@ -510,7 +519,7 @@ def _assistant(note: NumberedNote, handle: str | None, discrepancies: list[Discr
         discrepancies.append(Discrepancy(field="assistant", parser=None, model=handle, chosen=None, line=number))
     found = [
         n for n in range(1, len(note.lines) + 1)
-        if names_assistant(n) and (_PROVIDER_HINT_RE.search(note.lines[n - 1]) or n > len(note.lines) - 3)
+        if names_assistant(n) and (_PROVIDER_HINT_RE.search(note.lines[n - 1]) or _in_closing_lines(note, n))
     ]
     if found:
         if not handle:

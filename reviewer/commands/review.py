@@ -29,7 +29,10 @@ def review(
     record: bool = typer.Option(False, help="store the model's answers as replay recordings"),
 ) -> None:
     """Review notes before billing: extraction with evidence, findings, units, score and locality."""
-    settings = get_settings().model_copy(update={k: v for k, v in {"backend": backend, "record": record or None}.items() if v})
+    overrides: dict[str, object] = {"backend": backend} if backend else {}
+    if record:
+        overrides["record"] = True
+    settings = get_settings().model_copy(update=overrides)
     if payer not in (None, "medicare", "commercial"):
         _fail(f"--payer must be medicare or commercial, not {payer!r}")
     console = Console(stderr=False)
