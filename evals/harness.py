@@ -30,7 +30,7 @@ from reviewer.findings import FLAGS
 from reviewer.report import ModelInfo, NoteReport
 from reviewer.review import rescore
 from reviewer.rules import RULES_VERSION
-from reviewer.rules.context import clock_interval
+from reviewer import clock
 from reviewer.settings import REPO_ROOT, Settings
 from reviewer.store import ResultStore
 
@@ -73,6 +73,9 @@ class EvalResult(BaseModel):
     prompt_tokens_per_note: float | None
     completion_tokens_per_note: float | None
     misses: list[metrics.NoteMiss]
+    clean_notes: int = 0  # notes whose gold has no flag
+    clean_flagged: int = 0  # of those, notes that got a flag
+    needs_human: int = 0  # notes with an uncertain value (sent to a human reading)
 
 
 def load_corpus(corpus: Path) -> list[LabelledNote]:
@@ -144,13 +147,12 @@ def predicted_fields(report: NoteReport) -> dict[str, object] | None:
     extraction = report.extraction
     if report.status != "ok" or extraction is None:
         return None
-    timed_minutes: dict[str, int] = {}
-    for code, minutes in extraction.minutes_by_code().items():
-        if is_timed(code):
-            timed_minutes[normalize_code(code)] = timed_minutes.get(normalize_code(code), 0) + minutes
+    timed_minutes = {  # the minutes the rules judged each timed code on (the unit table)
+        normalize_code(row.code): row.minutes for row in report.units if is_timed(row.code) and row.minutes is not None
+    }
     stated_timed, stated_treatment = extraction.total_timed_minutes, extraction.total_treatment_minutes
     time_in, time_out = extraction.time_in, extraction.time_out
-    span = clock_interval(time_in.value if time_in else None, time_out.value if time_out else None)
+    span = clock.interval(time_in.value if time_in else None, time_out.value if time_out else None)
     summed_timed = sum(timed_minutes.values()) if timed_minutes else None
     in_to_out = span[1] - span[0] if span else None
     return {
@@ -216,6 +218,9 @@ def score_run(
         prompt_tokens_per_note=metrics.mean(r.timing.prompt_tokens for r in present),
         completion_tokens_per_note=metrics.mean(r.timing.completion_tokens for r in present),
         misses=metrics.note_misses(gold_flags, predicted_flags, errors),
+        clean_notes=sum(1 for note_id in ids if not gold_flags[note_id]),
+        clean_flagged=sum(1 for note_id in ids if not gold_flags[note_id] and note_id in ok and predicted_flags[note_id]),
+        needs_human=sum(1 for report in ok.values() if report.needs_human),
     )
 
 
@@ -248,6 +253,8 @@ def to_markdown(result: EvalResult) -> str:
         f"| macro F1 | {_num(result.macro_f1)} |",
         f"| note accuracy (flag set exactly right) | {_num(result.note_accuracy)} |",
         f"| goal recall | {_num(result.goal_recall)} ({result.goals_found}/{result.goals_total}) |",
+        f"| clean notes with any flag | {result.clean_flagged}/{result.clean_notes} |",
+        f"| notes needing a human reading (an uncertain value) | {result.needs_human}/{result.notes - result.failed} |",
         f"| evidence spans verified | {_num(result.evidence_verified_share)} ({result.evidence_spans} spans) |",
         f"| latency p50 / p95 (s) | {_num(result.latency_p50_s, 1)} / {_num(result.latency_p95_s, 1)} |",
         f"| tokens per note (prompt / completion) | {_num(result.prompt_tokens_per_note, 0)} / {_num(result.completion_tokens_per_note, 0)} |",

@@ -17,13 +17,30 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- eval-table -->", "<!-- /eval-table -->"
 
 
+# The baseline: the previous design scored on the styles corpus before it changed (issue 8).
+BASELINE_PROMPT = "extract-v7"
+BASELINE_CORPORA = ("styles",)
+
+
 def latest_results(prompt_version: str) -> list[dict]:
-    """The newest embedded-model result per corpus for this prompt version, dev first."""
-    newest: dict[str, dict] = {}
-    for path in sorted(RESULTS_DIR.glob(f"*_embedded_*_{prompt_version}.json")):
-        result = json.loads(path.read_text(encoding="utf-8"))
-        newest[result["corpus"]] = result
-    return [newest[c] for c in sorted(newest, key=lambda c: (c != "dev", c))]
+    """The newest embedded-model result per corpus for this prompt version (dev, val, styles), then
+    the baseline of the previous design."""
+    order = {"dev": 0, "val": 1, "styles": 2}
+    columns = []
+    for version, only in ((prompt_version, None), (BASELINE_PROMPT, BASELINE_CORPORA)):
+        newest: dict[str, dict] = {}
+        for path in sorted(RESULTS_DIR.glob(f"*_embedded_*_{version}.json")):
+            result = json.loads(path.read_text(encoding="utf-8"))
+            if only is None or result["corpus"] in only:
+                newest[result["corpus"]] = result
+        if version == prompt_version or newest:
+            columns += [newest[c] for c in sorted(newest, key=lambda c: (order.get(c, 9), c))]
+    return columns
+
+
+def _column(result: dict) -> str:
+    before = " *before*" if result["model"]["prompt_version"] == BASELINE_PROMPT else ""
+    return f"{result['corpus']}{before} ({result['date']}, {result['model']['prompt_version']})"
 
 
 def table(results: list[dict]) -> str:
@@ -45,16 +62,21 @@ def table(results: list[dict]) -> str:
         ("billed units", lambda r: field(r, "billed_units")),
         ("correct units", lambda r: field(r, "correct_units")),
         ("goal recall", lambda r: f"{num(r['goal_recall'])} ({r['goals_found']}/{r['goals_total']})"),
+        ("clean notes with any flag", lambda r: f"{r.get('clean_flagged', '–')}/{r.get('clean_notes', '–')}" if "clean_notes" in r else "–"),
+        ("notes needing a human reading", lambda r: f"{r['needs_human']}/{r['notes'] - r['failed']}" if "needs_human" in r else "–"),
         ("evidence spans verified", lambda r: num(r["evidence_verified_share"])),
         ("seconds per note p50 / p95", lambda r: f"{num(r['latency_p50_s'], 1)} / {num(r['latency_p95_s'], 1)}"),
         ("tokens per note (prompt / output)", lambda r: f"{num(r['prompt_tokens_per_note'], 0)} / {num(r['completion_tokens_per_note'], 0)}"),
     ]
-    head = "| metric | " + " | ".join(f"{r['corpus']} ({r['date']}, rules {r['rules_version']})" for r in results) + " |"
+    head = "| metric | " + " | ".join(_column(r) for r in results) + " |"
     lines = [head, "|---" * (len(results) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join(value(r) for r in results) + " |" for name, value in rows]
     model = results[0]["model"]
     lines.append("")
-    lines.append(f"Model {model['model']}, prompt {model['prompt_version']}; per-flag tables in `evals/results/`.")
+    lines.append(
+        f"Model {model['model']}, prompt {model['prompt_version']}; columns marked *before* are the previous design "
+        "(one structured answer, prompt extract-v7) on the same notes. Per-flag tables in `evals/results/`."
+    )
     return "\n".join(lines)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from reviewer.commands import batch, eval, mac, review, ui, units
+from reviewer.commands import batch, bench, eval, mac, review, ui, units
 
 app = typer.Typer(
     name="reviewer",
@@ -14,5 +14,5 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _command in (review, units, mac, batch, eval, ui):
+for _command in (review, units, mac, batch, eval, bench, ui):
     _command.register(app)

@@ -1,22 +1,28 @@
-"""Extraction: ask the model for its terse pointers, then build a grounded `Extraction`.
+"""Extraction: the program segments the note into treatment blocks and reads its numbers; the model
+answers one short constrained question per judgement; consistency decides.
 
-The model points at goals, treatment lines, skill and response by line handles (a line's first
-words, an enum in the per-note schema), says what kind each activity is, and normalises the
-billing lines. The program reads the numbers on those lines itself, cross-checks them with the
-model's, records every disagreement, and computes every evidence offset.
+The questions (prompts/extract.yaml) share one cached prefix: instructions, then the note with
+numbered lines and its blocks. Each answer is a line number, a kind, one of the numbers written in
+a block, or none, with its probability as confidence. The program checks every answer against the
+note (a line must exist; minutes must be written in their block and fit the note's totals); what
+no consistent reading settles is recorded as uncertain and raises no billing flag.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 
-from pydantic import ValidationError
-
-from reviewer import parsing
-from reviewer.backends.base import Completion, ModelBackend, ModelError
-from reviewer.grounding import NumberedNote, locate
+from reviewer import blocks as segmentation
+from reviewer import clock, parsing, reconcile
+from reviewer.backends.base import ANSWER, Completion, ModelBackend, ModelError, choice_schema
+from reviewer.blocks import Block
+from reviewer.codes import code_info, is_timed
+from reviewer.data import load_yaml
+from reviewer.grounding import NumberedNote
 from reviewer.prompts import PromptTemplate
 from reviewer.schema import (
     BillingLine,
@@ -26,335 +32,508 @@ from reviewer.schema import (
     Extraction,
     Goal,
     Grounded,
-    ModelActivity,
-    ModelOutput,
+    Judgement,
     TreatmentBlock,
-    model_output_schema,
+    Uncertain,
 )
 
-_GOAL_WORDS_RE = re.compile(
-    r"\bgoals?\b|\bSTG|\bLTG|\bwill\b|\bobjectives?\b|\b(?:in|within|by)\s+\d+\s*(?:wks?|weeks?|visits?|months?|mos?)\b",
-    re.IGNORECASE,
-)
-# A total the parser could not read is taken from the model only on a line labelled as that total.
-_TOTAL_LABELS = {
-    "total_timed_minutes": re.compile(r"\btimed\b|\bTCM\b", re.IGNORECASE),
-    "total_treatment_minutes": re.compile(r"\btotal\b.*\b(?:treatment|tx|session|therapy|time)\b|\b(?:treatment|tx|session)\s+time\b", re.IGNORECASE),
-}
-_BILLING_WORDS_RE = re.compile(r"\bunits?\b|\bbill(?:ed|ing)?\b|\bcharges?\b|\bCPT\s*:", re.IGNORECASE)
-_NOT_BILLED_RE = re.compile(r"not\s+billed|no\s+charge|unbilled|not\s+charged|non-?billable", re.IGNORECASE)
+# Thresholds on the model's confidence, chosen on dev (see README, "How the reading works").
+ABSENT_MIN = 0.6  # a "none" answer this sure, with no line to check, calls an element absent
+OTHER_DOC_MIN = 0.85  # P(not a daily note) at which the model alone decides
+OTHER_DOC_TITLED_MIN = 0.7  # ... and at which it decides when the first lines name another document type
+TITLE_LINES = 6
+KIND_MIN = 0.7  # a kind this sure is taken; below it the block's kind is "other" (no flag)
+# P(yes) at which the model confirms that a line shows the element (goal, skill, ...).
+CHECK_MIN = {"goal": 0.6, "skill": 0.6, "response": 0.7, "group": 0.7, "passive": 0.6}
+CHECKS_PER_ELEMENT = 2
+QUOTE_CHARS = 160
+
+KINDS = ["functional", "exercise", "balance", "gait", "selfcare", "manual", "passive", "cognitive", "other"]
+NONE = "none"
 _GOAL_PREFIX_RE = re.compile(
-    r"^\s*(?:[-*•]\s*)?(?:(?:STG|LTG|short[- ]term goals?|long[- ]term goals?|goals?)\s*(?:#?\d+)?\s*(?:\([^)]*\))?\s*[:.\-–]\s*)+",
+    r"^\s*(?:[-*•]\s*)?(?:(?:STG|LTG|short[- ]term goals?|long[- ]term goals?|goals?)\s*(?:#?\d+)?\s*(?:\([^)]*\))?\s*[:.\-–—]\s*)+",
     re.IGNORECASE,
 )
+_LIST_ITEM_RE = re.compile(r"^\s*(?:\(?\d{1,2}[.)—–-]|[-*•·]|[a-z][.)]|STG|LTG)\s*", re.IGNORECASE)
+_BILLING_WORDS_RE = re.compile(r"\bunits?\b|\bbill(?:ed|ing)?\b|\bcharges?\b|\bCPT\s*:|\bqty\b", re.IGNORECASE)
+_ALL_CODES_RE = re.compile(r"\b(?:both|all|each|every)\b", re.IGNORECASE)
 _ASSISTANT_WORD_RE = re.compile(r"\b(?:therapy|therapist|physical therapist|occupational therapy|occupational therapist)\s+assistant\b", re.IGNORECASE)
-_PROVIDER_HINT_RE = re.compile(r"sign|treated|seen|provided|performed|furnished|therapist|clinician|by\s", re.IGNORECASE)
+_PROVIDER_HINT_RE = re.compile(r"sign|treated|seen|provided|performed|furnished|therapist|clinician|dictat|by\s", re.IGNORECASE)
 _SIGNATURE_HINT_RE = re.compile(r"sign|electronically|e-signed|/s/", re.IGNORECASE)
+_MODIFIER_LINE_RE = re.compile(r"\bmod(?:ifier)?s?\b", re.IGNORECASE)
+_ALL_LINES_RE = re.compile(r"\b(?:all|each|every)\s+(?:billed\s+)?(?:lines?|codes?|services?)\b", re.IGNORECASE)
 
 
 class ExtractionFailed(Exception):
-    """The model's output could not be turned into an extraction; the note must be reported failed."""
+    """The model's answers could not be turned into an extraction; the note must be reported failed."""
 
 
 @dataclass
 class ExtractionResult:
     extraction: Extraction
-    raw_output: str
+    raw_output: str  # the answers as JSON: `build_extraction` rebuilds the extraction from it
     attempts: int
     model_s: float
     prompt_tokens: int | None
     completion_tokens: int | None
+    cached_tokens: int | None = None
+    prompt_s: float | None = None
+    output_s: float | None = None
+    questions: int = 0
+
+
+@dataclass
+class _Reader:
+    """Asks the questions about one note and keeps the answers and what they cost."""
+
+    backend: ModelBackend
+    prompt: PromptTemplate
+    context: str
+    answers: dict[str, Judgement] = field(default_factory=dict)
+    completions: list[Completion] = field(default_factory=list)
+    attempts: int = 1
+
+    def ask(
+        self, key: str, question: str, choices: list[str], messages: list[dict[str, str]] | None = None,
+        presence: bool = False, probability_of: str | None = None, **fields,
+    ) -> Judgement:
+        messages = messages or self.prompt.messages(self.context, question, **fields)
+        schema = choice_schema(choices)
+        for attempt in (1, 2):
+            try:
+                completion = self.backend.complete(messages, schema)
+            except ModelError as exc:
+                raise ExtractionFailed(str(exc)) from None
+            self.completions.append(completion)
+            answer = _parse_choice(completion.text, choices)
+            if answer is not None:
+                confidence = _presence(answer, completion) if presence else completion.confidence
+                if probability_of is not None and completion.first_token:
+                    confidence = completion.first_token.get(probability_of, confidence)
+                self.answers[key] = Judgement(answer=answer, confidence=confidence)
+                self.attempts = max(self.attempts, attempt)
+                return self.answers[key]
+            messages = self.prompt.retry_messages(messages, completion.text, f"answer must be one of {choices[:12]}")
+        raise ExtractionFailed(f"model answer to '{question}' invalid after a retry")
+
+
+def _presence(answer: str, completion: Completion) -> float | None:
+    """How sure the model is that a line-or-none question's element is there (or not): P(none)
+    for "none", else 1 - P(none), since the digits of the line numbers split the rest."""
+    first = completion.first_token
+    if not first or NONE not in first:
+        return completion.confidence
+    return round(first[NONE] if answer == NONE else 1.0 - first[NONE], 4)
+
+
+def _parse_choice(raw: str, choices: list[str]) -> str | None:
+    try:
+        value = json.loads(raw).get(ANSWER)
+    except (ValueError, AttributeError):
+        return None
+    return str(value) if value is not None and str(value) in choices else None
+
+
+def render_context(note: NumberedNote) -> str:
+    """What every question sees first: the numbered note."""
+    return "NOTE:\n" + note.render()
 
 
 def extract(text: str, backend: ModelBackend, prompt: PromptTemplate) -> ExtractionResult:
-    """Ask the model (one retry on invalid output) and build the grounded extraction."""
+    """Ask the questions (one retry on an invalid answer) and build the grounded extraction."""
     note = NumberedNote.from_text(text)
-    messages = prompt.messages(note)
-    schema = model_output_schema(note.handles, _goal_line_handles(note), _treatment_line_handles(note))
+    found = segmentation.segment(note)
+    reader = _Reader(backend, prompt, render_context(note))
     started = time.perf_counter()
-    prompt_tokens = completion_tokens = 0
-    last_error = ""
-    for attempt in (1, 2):
-        try:
-            completion: Completion = backend.complete(messages, schema)
-        except ModelError as exc:
-            raise ExtractionFailed(str(exc)) from None
-        prompt_tokens += completion.prompt_tokens or 0
-        completion_tokens += completion.completion_tokens or 0
-        try:
-            output = parse_model_output(completion.text)
-        except ExtractionFailed as exc:
-            last_error = str(exc)
-            messages = prompt.retry_messages(messages, completion.text, last_error)
-            continue
-        return ExtractionResult(
-            extraction=build_extraction(note, output),
-            raw_output=completion.text,
-            attempts=attempt,
-            model_s=time.perf_counter() - started,
-            prompt_tokens=prompt_tokens or None,
-            completion_tokens=completion_tokens or None,
+    lines = [NONE] + [str(n) for n in range(1, len(note.lines) + 1)]
+    reader.ask("doc", "doc", ["no", "yes"], probability_of="yes")  # "no": a daily note (the first question of every review)
+    if not is_other_document(note, reader.answers):
+        for key in ("goal", "skill", "response"):
+            _check_element(reader, note, key, cue_lines(note, key), lines)
+        billing = _billing(note)
+        if any(is_timed(b.code) for b in billing):
+            _ask_billed_questions(reader, note, found, lines)
+    answers = {key: judgement.model_dump() for key, judgement in reader.answers.items()}
+    completions = reader.completions
+    extraction = build_extraction(note, reader.answers)
+    return ExtractionResult(
+        extraction=extraction,
+        raw_output=json.dumps(answers, sort_keys=True),
+        attempts=reader.attempts,
+        model_s=time.perf_counter() - started,
+        prompt_tokens=_sum(c.prompt_tokens for c in completions),
+        completion_tokens=_sum(c.completion_tokens for c in completions),
+        cached_tokens=_sum(c.cached_tokens for c in completions),
+        prompt_s=_sum(c.prompt_s for c in completions),
+        output_s=_sum(c.output_s for c in completions),
+        questions=len(completions),
+    )
+
+
+def _sum(values) -> int | float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _ask_billed_questions(reader: _Reader, note: NumberedNote, found: list[Block], lines: list[str]) -> None:
+    """Group, passive care, the kind of the blocks the rules judge, and minutes no witness settles."""
+    _check_element(reader, note, "group", cue_lines(note, "group"), lines)
+    timed_units = {n for b in found if b.codes and is_timed(b.codes[0]) and not b.not_billed for n in b.units}
+    _check_element(reader, note, "passive", [n for n in cue_lines(note, "passive") if n in timed_units], lines)
+    for index, block in enumerate(found, 1):
+        if _needs_kind(block):
+            text = quote(note, block.first) if block.first == block.last else quote_span(note, block.first, block.last)
+            reader.ask(f"kind:B{index}", "kind", KINDS, first=block.first, last=block.last, text=text)
+    stated = _stated_total(note, parsing.find_total_timed, found)
+    treatment = _stated_total(note, parsing.find_total_treatment, found)
+    numbers = {i: segmentation.numbers_in(note, b) for i, b in enumerate(found)}
+    to_ask = reconcile.blocks_to_ask(found, stated.value if stated else None, treatment.value if treatment else None, numbers)
+    for index, choices in to_ask.items():
+        block = found[index]
+        options = [str(n) for n in choices]
+        reader.ask(
+            f"minutes:B{index + 1}", "minutes", options + [NONE],
+            first=block.first, last=block.last, options=", ".join(options),
         )
-    raise ExtractionFailed(f"model output invalid after a retry: {last_error}")
 
 
-def parse_model_output(raw: str) -> ModelOutput:
-    """Validate the model's raw text against the contract."""
-    try:
-        return ModelOutput.model_validate_json(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        raise ExtractionFailed(problems or "output is not valid JSON") from None
+def is_other_document(note: NumberedNote, answers: dict[str, Judgement]) -> bool:
+    """Not a daily treatment note: the model is sure of it, or leans to it and the document's first
+    lines call it a letter, memo, appeal, request, report or instruction (the cue only lowers the
+    bar; the model decides)."""
+    judgement = answers.get("doc")
+    if judgement is None:
+        return False
+    p_other = judgement.confidence if judgement.confidence is not None else float(judgement.answer == "yes")
+    titled = any(number <= TITLE_LINES for number in cue_lines(note, "document"))
+    return p_other >= OTHER_DOC_MIN or (titled and p_other >= OTHER_DOC_TITLED_MIN)
 
 
-def build_extraction(note: NumberedNote, output: ModelOutput) -> Extraction:
-    """The grounded extraction from the model's pointers plus the program's own parsing."""
+def cue_lines(note: NumberedNote, key: str) -> list[int]:
+    """The lines the cue vocabulary suggests checking for an element, most cues first."""
+    patterns = _cue_patterns()[key]
+    scored = [(sum(1 for p in patterns if p.search(line)), number) for number, line in enumerate(note.lines, 1)]
+    return [number for score, number in sorted(scored, key=lambda item: (-item[0], item[1])) if score > 0]
+
+
+@cache
+def _cue_patterns() -> dict[str, list[re.Pattern]]:
+    return {key: [re.compile(p, re.IGNORECASE) for p in patterns] for key, patterns in load_yaml("cues.yaml")["cues"].items()}
+
+
+def _check_element(reader: _Reader, note: NumberedNote, key: str, suggested: list[int], lines: list[str]) -> None:
+    """Whether the note shows an element (goal, skill, response, group, passive): the model checks
+    the suggested lines one at a time until one is confirmed; with no suggestion it first picks a
+    line itself among all of them."""
+    candidates = suggested[:CHECKS_PER_ELEMENT]
+    if not candidates:
+        pick = reader.ask(key, key, lines, presence=True)
+        candidates = [] if pick.answer == NONE else [int(pick.answer)]
+    for number in candidates:
+        check = reader.ask(
+            f"{key}_check:{number}", f"{key}_check", ["yes", "no"], probability_of="yes", line=number, text=quote(note, number)
+        )
+        if (check.confidence or 0) >= CHECK_MIN[key]:
+            break
+
+
+def quote(note: NumberedNote, number: int) -> str:
+    """A line as the verification question quotes it: spaces collapsed, cut at `QUOTE_CHARS`."""
+    text = " ".join(note.lines[number - 1].split()).replace('"', "'")
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def quote_span(note: NumberedNote, first: int, last: int) -> str:
+    """Several lines quoted as one, cut at `QUOTE_CHARS`."""
+    text = " ".join(" ".join(note.lines[n - 1].split()) for n in range(first, last + 1)).replace('"', "'")
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _needs_kind(block: Block) -> bool:
+    """97530 blocks (their kind decides ACT001/ACT005) and uncoded blocks with minutes (passive care
+    beside timed codes); other codes take the kind their code describes."""
+    uncoded = not block.codes and bool(block.readings) and (not block.not_billed or block.start_time is not None)
+    return (block.codes == ["97530"] and not block.not_billed) or uncoded
+
+
+# ---------------------------------------------------------------------------
+# Building the extraction from the note and the answers (no model: re-scoring uses it too)
+# ---------------------------------------------------------------------------
+
+
+def build_extraction(note: NumberedNote, answers: dict[str, Judgement]) -> Extraction:
+    """The grounded extraction from the program's reading of the note plus the model's answers."""
     discrepancies: list[Discrepancy] = []
-    billing = _billing(note, output.bill, discrepancies)
-    blocks = _blocks(note, output.acts, note.line_of_handle(output.group), billing, discrepancies)
-    passive_lines = {note.line_of_handle(handle) for handle in output.passive}
-    for block in blocks:
-        claimed = block.evidence is not None and note.line_at(block.evidence.start) in passive_lines
-        block.includes_passive = block.kind == "passive" or (claimed and parsing.names_passive_treatment(block.description))
-        if claimed and not block.includes_passive:
-            discrepancies.append(Discrepancy(field="block.includes_passive", parser="no passive treatment named", model="passive", chosen="not passive"))
-    blocks += _blocks_model_missed(note, blocks, billing, discrepancies)
-    total_timed = _stated_total(note, output.timed, parsing.find_total_timed, "total_timed_minutes", discrepancies)
-    total_treatment = _stated_total(note, output.total, parsing.find_total_treatment, "total_treatment_minutes", discrepancies)
+    found = segmentation.segment(note)
+    total_timed = _stated_total(note, parsing.find_total_timed, found)
+    total_treatment = _stated_total(note, parsing.find_total_treatment, found)
     time_in, time_out = _time_in_out(note)
     if total_treatment is None and time_in and time_out:
-        minutes = parsing.minutes_between(time_in.value, time_out.value)
+        minutes = clock.minutes_between(time_in.value, time_out.value)
         if minutes:
             total_treatment = Grounded[int](value=minutes, evidence=time_out.evidence, source="computed")
+    billing = _billing(note)
+    model_minutes = {
+        int(key.split(":B")[1]) - 1: (None if j.answer == NONE else int(j.answer), j.confidence)
+        for key, j in answers.items() if key.startswith("minutes:B")
+    }
+    resolutions = reconcile.resolve(
+        found, total_timed.value if total_timed else None, total_treatment.value if total_treatment else None, model_minutes
+    )
+    billed_timed = [b.code for b in billing if is_timed(b.code)]
+    treatment_blocks, uncertain = _treatment_blocks(note, found, resolutions, answers, discrepancies, billed_timed)
     signature = _signature(note)
-    assistant = _assistant(note, output.asst, discrepancies)
+    assistant = _assistant(note)
     dos = parsing.find_date_of_service(note.text)
+    doubtful: list[str] = []
+    skill = confirmed_lines(note, answers, "skill", doubtful)
+    response = confirmed_lines(note, answers, "response", doubtful)
+    goal_lines = confirmed_lines(note, answers, "goal", doubtful)
     return Extraction(
-        document_type=output.doc,
+        document_type="other" if is_other_document(note, answers) else "treatment_note",
         date_of_service=Grounded[str](value=dos[0], evidence=_span(note, dos[1], dos[2], "date")) if dos else None,
-        discipline=_discipline(output.disc, billing, signature),
+        discipline=_discipline(note, billing, signature),
         signature=signature,
         clinicians=[signature] if signature else [],
         assistant_involved=assistant is not None,
         assistant_evidence=assistant,
-        goals=_goals(note, output, discrepancies),
-        blocks=blocks,
+        goals=_goals(note, goal_lines),
+        blocks=treatment_blocks,
         total_timed_minutes=total_timed,
         total_treatment_minutes=total_treatment,
         time_in=time_in,
         time_out=time_out,
         billing=billing,
-        skilled_justification=_handle_spans(note, output.skill, "skill"),
-        patient_response=_handle_spans(note, output.resp, "response"),
+        group_evidence=next((note.line_evidence(n, "group") for n in confirmed_lines(note, answers, "group")), None),
+        skilled_justification=[note.line_evidence(n, "skill") for n in skill],
+        patient_response=[note.line_evidence(n, "response") for n in response],
         outcome_measures=[
             Grounded[str](value=name, evidence=_span(note, start, end, "outcome")) for name, start, end in parsing.find_outcome_measures(note.text)
         ],
         discrepancies=discrepancies,
+        uncertain=uncertain,
+        judgements=answers,
+        doubtful=doubtful,
     )
 
 
-def _treatment_line_handles(note: NumberedNote) -> list[str]:
-    """Lines that could be treatment lines (a code, minutes, a clock range or a named service)."""
-    return [
-        handle for handle, line in zip(note.handles, note.lines)
-        if (parsing.find_codes(line) or parsing.block_minutes(line) is not None or parsing.codes_named(line)) and not _is_total_line(line)
-    ]
+def raw_to_extraction(text: str, raw_output: str) -> Extraction:
+    """Rebuild the extraction from cached answers (for re-scoring without the model)."""
+    try:
+        data = json.loads(raw_output)
+        answers = {key: Judgement.model_validate(value) for key, value in data.items()}
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ExtractionFailed(f"cached answers unreadable: {exc}") from None
+    return build_extraction(NumberedNote.from_text(text), answers)
 
 
-def _is_total_line(line: str) -> bool:
-    return parsing.find_total_timed(line) is not None or parsing.find_total_treatment(line) is not None
+def confirmed_lines(note: NumberedNote, answers: dict[str, Judgement], key: str, doubtful: list[str] | None = None) -> list[int]:
+    """The lines the model confirmed show an element. With no line to check, a sure "none" makes
+    the element absent and an unsure one doubtful (no flag on it)."""
+    checks = {int(k.rsplit(":", 1)[1]): j for k, j in answers.items() if k.startswith(f"{key}_check:")}
+    confirmed = [n for n, j in checks.items() if (j.confidence or 0) >= CHECK_MIN[key] and note.has_line(n)]
+    pick = answers.get(key)
+    if not checks and pick is not None and pick.answer == NONE and (pick.confidence or 1) < ABSENT_MIN and doubtful is not None:
+        doubtful.append(key)
+    return sorted(confirmed)
 
 
-def _goal_line_handles(note: NumberedNote) -> list[str]:
-    """Lines that could state a goal (goal vocabulary of therapy notes); the model judges which do."""
-    return [handle for handle, line in zip(note.handles, note.lines) if _GOAL_WORDS_RE.search(line)]
+def _span_evidence(note: NumberedNote, first: int, last: int, supports: str) -> Evidence:
+    start = note.line_evidence(first).start
+    end = note.line_evidence(last).end
+    return Evidence(text=note.text[start:end], start=start, end=end, match="exact", supports=supports)
 
 
-def _handle_spans(note: NumberedNote, handles: list[str], supports: str) -> list[Evidence]:
-    spans = []
-    for handle in dict.fromkeys(handles):
-        number = note.line_of_handle(handle)
-        spans.append(note.line_evidence(number, supports) if number else Evidence(text=handle, match="none", supports=supports))
-    return spans
+def _kind(block: Block, index: int, answers: dict[str, Judgement]) -> tuple[str, float | None]:
+    judgement = answers.get(f"kind:B{index + 1}")
+    if judgement is not None:
+        sure = judgement.confidence is None or judgement.confidence >= KIND_MIN
+        return (judgement.answer if sure else "other"), judgement.confidence
+    info = code_info(block.codes[0]) if len(block.codes) == 1 else None
+    return (info.kind if info and info.kind else "other"), None
+
+
+def _treatment_blocks(note, found, resolutions, answers, discrepancies, billed_timed: list[str]) -> tuple[list[TreatmentBlock], list[Uncertain]]:
+    group_line = next(iter(confirmed_lines(note, answers, "group")), None)
+    passive_line = next(iter(confirmed_lines(note, answers, "passive")), None)
+    out: list[TreatmentBlock] = []
+    uncertain: list[Uncertain] = []
+    for index, block in enumerate(found):
+        resolution = resolutions[index]
+        evidence = _span_evidence(note, block.first, block.last, "activity")
+        kind, kind_confidence = _kind(block, index, answers)
+        contains = lambda line: line is not None and block.first <= line <= block.last  # noqa: E731
+        common = dict(
+            description=evidence.text, kind=kind, kind_confidence=kind_confidence, evidence=evidence,
+            billed_as_not_billed=block.not_billed, start_time=block.start_time, stop_time=block.stop_time,
+            group=contains(group_line), minutes_candidates=block.values(),
+        )
+        pair = segmentation.table_minutes_pair(note, block.first) if len(block.codes) > 1 else []
+        if len(block.codes) > 1 and len(pair) == len(block.codes):  # one table row, one cell per code
+            for code, minutes in zip(block.codes, pair):
+                out.append(TreatmentBlock(code=code, minutes=minutes, minutes_source="parser", **{**common, "kind": _code_kind(code)}))
+            continue
+        code = block.codes[0] if block.codes else None
+        if resolution.source == "model" and resolution.minutes is not None:
+            discrepancies.append(Discrepancy(field="block.minutes", parser="/".join(map(str, block.values())) or None, model=str(resolution.minutes), chosen=str(resolution.minutes), line=block.first))
+        elif resolution.source == "total":
+            discrepancies.append(Discrepancy(field="block.minutes", parser="/".join(map(str, block.values())), model=None, chosen=f"{resolution.minutes} (fits the stated total)", line=block.first))
+        out.append(
+            TreatmentBlock(
+                code=code,
+                minutes=resolution.minutes,
+                minutes_source=resolution.source if resolution.minutes is not None else "none",
+                counted=resolution.counted and len(block.codes) <= 1,
+                includes_passive=kind == "passive" or (contains(passive_line) and code is not None and is_timed(code)),
+                **common,
+            )
+        )
+        if resolution.uncertain and resolution.counted:
+            uncertain.append(
+                Uncertain(field="minutes", code=code, reason=resolution.uncertain, candidates=list(resolution.candidates), evidence=evidence)
+            )
+    _add_summary_minutes(note, found, out)
+    _apply_corrections(note, found, out)
+    _attribute_uncoded(out, billed_timed)
+    if group_line is not None and not any(b.group for b in out):  # a group line outside any block: the block after it
+        after = [b for b in out if b.evidence and note.line_at(b.evidence.start) and note.line_at(b.evidence.start) > group_line]
+        target = after[0] if after else next((b for b in out if b.code == "97530"), None)
+        if target is not None:
+            target.group = True
+    return out, uncertain
+
+
+def _attribute_uncoded(out: list[TreatmentBlock], billed_timed: list[str]) -> None:
+    """One timed code billed and no block naming a code: the note's uncoded active blocks (not
+    passive care, not marked unbilled) are that code's minutes."""
+    if len(billed_timed) != 1 or any(b.code and b.minutes is not None and b.counted for b in out):
+        return
+    for block in out:
+        if block.code is None and block.minutes is not None and block.kind != "passive" and not block.billed_as_not_billed:
+            block.code, block.counted = billed_timed[0], True
+
+
+def _add_summary_minutes(note: NumberedNote, found: list[Block], out: list[TreatmentBlock]) -> None:
+    """A code whose minutes no block gives, stated per code in a summary or charge sentence
+    ("97530 ×2 (24 min) | 97535 ×1 (13 min)"): counted from there."""
+    documented = {b.code for b in out if b.counted and b.code and b.minutes is not None}
+    for block in found:
+        if len(block.codes) < 2:
+            continue
+        for code, minutes in segmentation.summary_minutes(note, block).items():
+            if code not in documented and is_timed(code):
+                evidence = _span_evidence(note, block.first, block.last, "minutes")
+                out.append(TreatmentBlock(code=code, minutes=minutes, minutes_source="parser", description=evidence.text, kind=_code_kind(code), evidence=evidence))
+                documented.add(code)
+
+
+def _apply_corrections(note: NumberedNote, found: list[Block], out: list[TreatmentBlock]) -> None:
+    """An addendum that corrects a code's minutes supersedes the blocks before it (the record
+    follows the corrected figures)."""
+    start = segmentation.correction_start(note)
+    if start is None:
+        return
+    offset = note.offsets[start - 1]
+    corrected: dict[str, tuple[int, Block]] = {}
+    for block in found:
+        if block.last < start:
+            continue
+        if len(block.codes) == 1 and block.values() and is_timed(block.codes[0]):
+            corrected[block.codes[0]] = (block.values()[0], block)
+        elif block.role == "summary":
+            for code, minutes in segmentation.summary_minutes(note, block).items():
+                if is_timed(code):
+                    corrected[code] = (minutes, block)
+    for code, (minutes, block) in corrected.items():
+        for earlier in out:
+            if earlier.code == code and earlier.evidence and earlier.evidence.start < offset:
+                earlier.counted = False
+        current = [b for b in out if b.code == code and b.counted and b.evidence and b.evidence.start >= offset]
+        if sum(b.minutes or 0 for b in current) != minutes:
+            for b in current:
+                b.counted = False
+            evidence = _span_evidence(note, block.first, block.last, "minutes")
+            out.append(TreatmentBlock(code=code, minutes=minutes, minutes_source="parser", description=evidence.text, kind=_code_kind(code), evidence=evidence))
+
+
+def _code_kind(code: str) -> str:
+    info = code_info(code)
+    return info.kind if info and info.kind else "other"
 
 
 def _span(note: NumberedNote, start: int, end: int, supports: str) -> Evidence:
     return Evidence(text=note.text[start:end], start=start, end=end, match="exact", supports=supports)
 
 
-def _goals(note: NumberedNote, output: ModelOutput, discrepancies: list[Discrepancy]) -> list[Goal]:
-    goals: dict[int | str, Goal] = {}
-    candidates = set(_goal_line_handles(note))
-    for handle in output.goals:
-        number = note.line_of_handle(handle)
-        if number is not None and handle not in candidates:  # the schema allows only goal-like lines
-            discrepancies.append(Discrepancy(field="goal", parser="no goal wording on the line", model=handle, chosen=None, line=number))
-            continue
-        if number is None:  # kept, but unverified: it never counts as documented
-            goals.setdefault(handle, Goal(text=handle, measurable=output.measurable, evidence=Evidence(text=handle, supports="goal")))
-            continue
+def _goals(note: NumberedNote, lines: list[int]) -> list[Goal]:
+    """The goal line the model named and the goal-list items that follow it."""
+    goals: list[Goal] = []
+    for number in _goal_list(note, lines[0]) if lines else []:
         evidence = note.line_evidence(number, "goal")
-        text = _GOAL_PREFIX_RE.sub("", evidence.text).strip() or evidence.text
-        measurable = parsing.goal_is_measurable(text)  # a target is a number or an assist level: parsed
-        if measurable != output.measurable:
-            discrepancies.append(Discrepancy(field="goal.measurable", parser=str(measurable), model=str(output.measurable), chosen=str(measurable), line=number))
-        goals.setdefault(number, Goal(text=text, measurable=measurable, evidence=evidence))
-    return list(goals.values())
-
-
-def _blocks(note: NumberedNote, acts: list[ModelActivity], group_line: int | None, billing: list[BillingLine], discrepancies: list[Discrepancy]) -> list[TreatmentBlock]:
-    """A block per treatment line the model pointed at; code and minutes read from the line itself."""
-    billed_codes = [line.code for line in billing]
-    billing_lines = {note.line_at(b.evidence.start) for b in billing if b.evidence and b.evidence.start is not None}
-    blocks: list[TreatmentBlock] = []
-    seen: set[int] = set()
-    parent: int | None = None
-    candidates = set(_treatment_line_handles(note))
-    for act in acts:
-        number = note.line_of_handle(act.line)
-        if number is None or act.line not in candidates:  # the schema allows only plausible treatment lines
-            discrepancies.append(Discrepancy(field="block.line", parser=None, model=act.line, chosen=None, line=number))
+        text = _GOAL_PREFIX_RE.sub("", evidence.text).strip()
+        if len(text) < 6:  # a bare "Goals:" heading
             continue
-        line = note.lines[number - 1]
-        if number in seen or _is_total_line(line) or (number in billing_lines and _line_minutes(note, number) is None):
-            continue  # a charge line, unless it is also a treatment row with minutes
-        seen.add(number)
-        if parent is not None and _is_sub_item(note, number, parent):
-            discrepancies.append(Discrepancy(field="block.sub_item", parser=f"part of line {parent}", model=act.line, chosen=None, line=number))
-            continue
-        parent = number
-        blocks.extend(_line_blocks(note, number, act, billed_codes, discrepancies))
-    if group_line is not None:  # the group line, or the treatment block it belongs to
-        owner = [b for b in blocks if b.evidence and 0 <= group_line - note.line_at(b.evidence.start) <= 2]
-        for block in blocks:
-            if owner and block.evidence == owner[-1].evidence:
-                block.group = True
-    return blocks
+        goals.append(Goal(text=text, measurable=parsing.goal_is_measurable(text), evidence=evidence))
+    return goals
 
 
-def _is_sub_item(note: NumberedNote, number: int, parent: int) -> bool:
-    """A line indented under an earlier treatment line, naming no code or service of its own
-    (e.g. the bulleted activities of a "TherAct - 25 min" block): part of that block."""
-    line = note.lines[number - 1]
-    deeper = _indent(line) > _indent(note.lines[parent - 1])
-    return number > parent and deeper and not parsing.find_codes(line) and not parsing.codes_named(line)
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _line_blocks(note: NumberedNote, number: int, act: ModelActivity, billed_codes: list[str], discrepancies: list[Discrepancy]) -> list[TreatmentBlock]:
-    """The block(s) a treatment line documents: one per code when a row names several codes."""
-    line = note.lines[number - 1]
-    evidence = note.line_evidence(number, "activity")
-    codes = parsing.find_codes(line)
-    code_from_model = False
-    if not codes:
-        named = [c for c in parsing.codes_named(line) if c in billed_codes or not billed_codes]
-        code_from_model = not named and bool(act.code and act.code in billed_codes)
-        codes = named if len(named) > 1 else [act.code] if code_from_model else named[:1]
-    elif act.code and act.code not in codes:
-        discrepancies.append(Discrepancy(field="block.code", parser=codes[0], model=act.code, chosen=codes[0], line=number))
-    not_billed = bool(_NOT_BILLED_RE.search(line))
-    task, task_verified = (act.task, locate(line, act.task).verified) if act.task else (None, False)
-    common = dict(description=evidence.text, kind=act.kind, billed_as_not_billed=not_billed, evidence=evidence, daily_task=task, daily_task_verified=task_verified)
-    if len(codes) > 1:  # one line, several codes: minutes only where the row pairs them ("12 / 25")
-        cells, header = parsing.table_cells(line), _table_header(note, number)
-        paired = parsing.table_minutes_list(cells, header) if cells and header and header != cells else []
-        minutes = paired if len(paired) == len(codes) else [None] * len(codes)
-        ranges = parsing.clock_ranges(line)
-        return [
-            TreatmentBlock(
-                code=code, minutes=m, minutes_source="parser" if m is not None else "none",
-                start_time=ranges[0][0] if ranges else None, stop_time=ranges[0][1] if ranges else None,
-                **{**common, "kind": act.kind if code == act.code else "other"},  # the model's kind is for its code
-            )
-            for code, m in zip(codes, minutes)
-        ]
-    minutes, source = _block_minutes(note, line, act, number, discrepancies)
-    if code_from_model:  # a line naming no code or service (e.g. "rest 5 min" inside a block): kind only
-        minutes, source = None, "none"
-    ranges = parsing.clock_ranges(line)
-    return [
-        TreatmentBlock(
-            code=codes[0] if codes else None, minutes=minutes, minutes_source=source,
-            start_time=ranges[0][0] if ranges else None, stop_time=ranges[0][1] if ranges else None, **common,
-        )
-    ]
-
-
-def _table_header(note: NumberedNote, number: int) -> list[str] | None:
-    """The header row of the pipe table that line `number` belongs to: the row above the nearest
-    separator row ("|---|"), else the topmost row of the contiguous table lines."""
-    top = None
-    for index in range(number, 0, -1):
-        cells = parsing.table_cells(note.lines[index - 1])
-        if cells is None:
+def _goal_list(note: NumberedNote, number: int) -> list[int]:
+    """The named line, and after it the items of the same list (numbered, bulleted, or the
+    continuing sentences of one paragraph), up to a blank line."""
+    out = [number]
+    heading = len(_GOAL_PREFIX_RE.sub("", note.lines[number - 1]).strip()) < 6
+    for following in range(number + 1, min(len(note.lines), number + 4) + 1):
+        line = note.lines[following - 1]
+        if note.breaks[following - 1] and not heading:
             break
-        if all(re.fullmatch(r":?-{2,}:?", c) or not c for c in cells):
-            return parsing.table_cells(note.lines[index - 2]) if index > 1 else None
-        top = cells
-    return top
-
-
-def _line_minutes(note: NumberedNote, number: int) -> int | None:
-    """Minutes written on a line: a table's minutes column first, else an amount or clock range."""
-    line = note.lines[number - 1]
-    cells, header = parsing.table_cells(line), _table_header(note, number)
-    minutes = parsing.table_minutes(cells, header) if cells and header and header != cells else None
-    return minutes if minutes is not None else parsing.block_minutes(line)
-
-
-_MINUTES_FIELD_RE = re.compile(r"^\s*(?:minutes?|mins?|time)\b\s*[:=.]*\s*(\d{1,3})\b", re.IGNORECASE)
-
-
-def _field_minutes_below(note: NumberedNote, number: int) -> int | None:
-    """A "Minutes : 25" field among the indented lines under a treatment heading."""
-    depth = _indent(note.lines[number - 1])
-    for below in note.lines[number : number + 12]:
-        if _indent(below) <= depth or parsing.find_codes(below):
+        if _LIST_ITEM_RE.match(line) or (heading and following == number + 1) or (note.joined[following - 1] and parsing.goal_is_measurable(line) and _GOAL_PREFIX_RE.match(line) is None and _mentions_goal(line)):
+            out.append(following)
+        else:
             break
-        match = _MINUTES_FIELD_RE.match(below)
-        if match:
-            return int(match.group(1))
-    return None
+    return out
 
 
-def _block_minutes(note: NumberedNote, line: str, act: ModelActivity, number: int, discrepancies: list[Discrepancy]) -> tuple[int | None, str]:
-    """The line's minutes as parsed (a table's minutes column first), cross-checked with the model's."""
-    parsed = _line_minutes(note, number)
-    if parsed is None:
-        parsed = _field_minutes_below(note, number)
-    if parsed is not None:
-        if act.min is not None and act.min != parsed:
-            discrepancies.append(Discrepancy(field="block.minutes", parser=str(parsed), model=str(act.min), chosen=str(parsed), line=number))
-        return parsed, "both" if act.min == parsed else "parser"
-    if act.min is not None:  # minutes the program cannot read on the line are not documented
-        discrepancies.append(Discrepancy(field="block.minutes", parser=None, model=str(act.min), chosen=None, line=number))
-    return None, "none"
+def _mentions_goal(line: str) -> bool:
+    return bool(re.search(r"\b(?:will|goal|able to)\b", line, re.IGNORECASE))
 
 
-def _billing(note: NumberedNote, model_lines: list[str], discrepancies: list[Discrepancy]) -> list[BillingLine]:
-    """Billing lines from the model's normalised strings, each checked against a note line."""
-    candidates = _billing_line_candidates(note)
+def _stated_total(note: NumberedNote, find, found: list[Block]) -> Grounded[int] | None:
+    """A stated total on a labelled line (a block's own subtotal is not the note's total)."""
+    own = {b.subtotal_unit for b in found if b.subtotal_unit}
+    corrected_from = segmentation.correction_start(note) or len(note.lines) + 1
+    stated: list[tuple[int, int]] = []
+    for number, line in enumerate(note.lines, 1):
+        value = find(line) if number not in own else None
+        if value is not None:
+            stated.append((number, value))
+    if not stated:
+        return None
+    corrections = [item for item in stated if item[0] >= corrected_from]
+    number, value = corrections[-1] if corrections else stated[0]  # an addendum's corrected total wins
+    return Grounded[int](value=value, evidence=note.line_evidence(number, "minutes"), source="parser")
+
+
+def _billing(note: NumberedNote) -> list[BillingLine]:
+    """The charge lines as the note writes them: codes with units and modifiers, one per code.
+    Charges restated in an addendum that corrects them replace the earlier ones."""
     for_all_lines = _all_lines_modifiers(note)
-    billing: list[BillingLine] = []
-    for entry in model_lines:
-        for parsed in parsing.parse_billing(entry):
-            billing.append(_ground_billing(note, parsed, candidates, for_all_lines, discrepancies))
-    if not billing:  # the model found none: take the billing lines the parser can read
-        for number in candidates:
-            for parsed in parsing.parse_billing(note.lines[number - 1]):
-                if parsed.units is not None or parsed.modifiers:
-                    evidence = note.line_evidence(number, "billing")
-                    billing.append(BillingLine(code=parsed.code, units=parsed.units, modifiers=parsed.modifiers, evidence=evidence, source="parser"))
+    candidates = _billing_line_candidates(note)
+    lines: list[BillingLine] = []
+    for number, near in candidates:
+        line = note.lines[number - 1]
+        entries = parsing.parse_billing(segmentation.without_sets(line), reach=_REACH if near else None)
+        shared = entries[-1].modifiers if len(entries) > 1 and _ALL_CODES_RE.search(line) else []
+        cells, header = parsing.table_cells(line), segmentation.table_header(note, number)
+        column_units = parsing.table_units(cells, header) if cells and header and header != cells and len(entries) == 1 else None
+        for entry in entries:
+            modifiers = list(dict.fromkeys(entry.modifiers + shared + _continuation_modifiers(note, number) + for_all_lines))
+            units = next((u for u in (column_units, entry.units, _row_units(line, entries)) if u is not None), None)
+            lines.append(BillingLine(code=entry.code, units=units, modifiers=modifiers, evidence=note.line_evidence(number, "billing"), source="parser"))
+    lines = _corrected_charges(note, lines)
     merged: dict[str, BillingLine] = {}
-    for line in billing:  # one claim line per code per date (Pub. 100-04 Ch. 5 §20.2, line-item reporting)
+    for line in lines:  # one claim line per code per date (Pub. 100-04 Ch. 5 §20.2, line-item reporting)
         if line.code in merged:
             kept = merged[line.code]
-            if kept.evidence == line.evidence:
-                continue
             kept.units = (kept.units or 0) + (line.units or 0) if (kept.units or line.units) else None
             kept.modifiers += [m for m in line.modifiers if m not in kept.modifiers]
         else:
@@ -362,45 +541,62 @@ def _billing(note: NumberedNote, model_lines: list[str], discrepancies: list[Dis
     return list(merged.values())
 
 
-def _billing_line_candidates(note: NumberedNote) -> list[int]:
-    """Lines that carry a code with units or modifiers, billing-worded lines first. A line with
-    minutes and no billing words is a treatment line ("x10" there is repetitions, not units)."""
-    ranked: list[tuple[int, int]] = []
+def _corrected_charges(note: NumberedNote, lines: list[BillingLine]) -> list[BillingLine]:
+    """Charges an addendum restates: a restated charge list (two or more codes with units on one
+    line) replaces the earlier charges; a single restated code replaces that code's line."""
+    start = segmentation.correction_start(note)
+    if start is None:
+        return lines
+    offset = note.offsets[start - 1]
+    late = [b for b in lines if b.evidence and b.evidence.start >= offset and b.units is not None]
+    early = [b for b in lines if b.evidence and b.evidence.start < offset]
+    if not late or not early:
+        return lines
+    by_line: dict[int, list[BillingLine]] = {}
+    for entry in late:
+        by_line.setdefault(entry.evidence.start, []).append(entry)  # type: ignore[union-attr]
+    restated = [group for group in by_line.values() if len(group) >= 2]
+    if restated:
+        return restated[-1]
+    codes = {b.code for b in late}
+    return [b for b in early if b.code not in codes] + late
+
+
+_REACH = 16  # characters after a code where a treatment line's own billing (units, modifiers) sits
+
+
+def _row_units(line: str, entries: list[parsing.ParsedBilling]) -> int | None:
+    """A one-code charge row's units after leader dots ("97530-GP ........ 2")."""
+    if len(entries) != 1:
+        return None
+    match = parsing.CPT_RE.search(parsing.normalize_spoken(line))
+    return parsing.leader_units(parsing.normalize_spoken(line)[match.end() :]) if match else None
+
+
+def _billing_line_candidates(note: NumberedNote) -> list[tuple[int, bool]]:
+    """(line, near) for each line that bills a code. A billing-worded line, or a code line under a
+    billing heading ("CHARGES"), bills what it writes. Elsewhere only units or modifiers written
+    next to the code count ("97530-GP x2 (30 min)"), not the repetitions of a description
+    ("97530 23 min: sit to stand x10"); a table row with a units column counts too."""
+    headings = [n for n, line in enumerate(note.lines, 1) if _BILLING_WORDS_RE.search(line)]
+    out: list[tuple[int, bool]] = []
     for number, line in enumerate(note.lines, 1):
         if not parsing.find_codes(line):
             continue
-        entries = parsing.parse_billing(line)
-        if not any(e.units is not None or e.modifiers for e in entries):
-            continue
-        worded, has_minutes = bool(_BILLING_WORDS_RE.search(line)), parsing.block_minutes(line) is not None
-        if has_minutes and not worded:
-            continue
-        ranked.append((0 if worded else 1, number))
-    return [number for _, number in sorted(ranked)]
+        plain = segmentation.without_sets(line)
+        worded = number in headings or _in_charge_list(note, number, headings)
+        entries = parsing.parse_billing(plain) if worded else parsing.parse_billing(plain, reach=_REACH)
+        cells, header = parsing.table_cells(line), segmentation.table_header(note, number)
+        column = cells is not None and header is not None and header != cells and parsing.table_units(cells, header) is not None
+        if column or any(e.units is not None or e.modifiers for e in entries) or (worded and _row_units(line, entries) is not None):
+            out.append((number, not worded))
+    return out
 
 
-def _ground_billing(
-    note: NumberedNote, parsed: parsing.ParsedBilling, candidates: list[int], for_all_lines: list[str], discrepancies: list[Discrepancy]
-) -> BillingLine:
-    for number in candidates:
-        for on_line in parsing.parse_billing(note.lines[number - 1]):
-            if on_line.code != parsed.code:
-                continue
-            evidence = note.line_evidence(number, "billing")
-            units = parsed.units
-            if on_line.units is not None and on_line.units != parsed.units:
-                discrepancies.append(Discrepancy(field=f"billing.{parsed.code}.units", parser=str(on_line.units), model=str(parsed.units), chosen=str(on_line.units), line=number))
-                units = on_line.units
-            stated = on_line.modifiers + _continuation_modifiers(note, number) + for_all_lines
-            modifiers = list(dict.fromkeys(stated + [m for m in parsed.modifiers if _modifier_in_note(note, m)]))
-            return BillingLine(code=parsed.code, units=units, modifiers=modifiers, evidence=evidence, source="both")
-    evidence = locate(note.text, parsed.code, "billing", fuzzy=False)
-    modifiers = [m for m in parsed.modifiers if _modifier_in_note(note, m)]
-    return BillingLine(code=parsed.code, units=parsed.units, modifiers=modifiers, evidence=evidence if evidence.verified else None, source="model")
-
-
-_MODIFIER_LINE_RE = re.compile(r"\bmod(?:ifier)?s?\b", re.IGNORECASE)
-_ALL_LINES_RE = re.compile(r"\b(?:all|each|every)\s+(?:billed\s+)?(?:lines?|codes?|services?)\b", re.IGNORECASE)
+def _in_charge_list(note: NumberedNote, number: int, headings: list[int]) -> bool:
+    """A code line a few lines under a billing heading ("CHARGES" then "97530 ...... x1"), with no
+    blank line between."""
+    return any(0 < number - h <= 6 and all(not note.breaks[k - 1] for k in range(h + 1, number + 1)) for h in headings)
 
 
 def _continuation_modifiers(note: NumberedNote, number: int) -> list[str]:
@@ -422,55 +618,9 @@ def _all_lines_modifiers(note: NumberedNote) -> list[str]:
     return found
 
 
-def _modifier_in_note(note: NumberedNote, modifier: str) -> bool:
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(modifier)}(?![A-Za-z0-9])", note.text, re.IGNORECASE) is not None
-
-
-def _blocks_model_missed(note: NumberedNote, blocks: list[TreatmentBlock], billing: list[BillingLine], discrepancies: list[Discrepancy]) -> list[TreatmentBlock]:
-    """Lines with a code (or a named service that is billed) and explicit minutes that the model
-    did not point at."""
-    taken = {b.evidence.start for b in blocks if b.evidence}
-    billed_codes = [line.code for line in billing]
-    extra = []
-    for number, line in enumerate(note.lines, 1):
-        codes = parsing.find_codes(line) or [c for c in parsing.codes_named(line) if c in billed_codes]
-        evidence = note.line_evidence(number, "activity")
-        if not codes or evidence is None or evidence.start in taken or _is_total_line(line):
-            continue
-        minutes = _line_minutes(note, number)
-        if minutes is None:
-            continue  # (a charge line restating minutes, "97530 x3 (45 min)", is kept: the rules count it
-            # only for a code that no treatment line gives minutes for)
-        discrepancies.append(Discrepancy(field="block.missed_by_model", parser=f"{'/'.join(codes)} {minutes} min", model=None, chosen=f"{'/'.join(codes)} {minutes} min", line=number))
-        placeholder = ModelActivity(line=f"line {number}", code=codes[0] if len(codes) == 1 else None, min=None, kind="other", task=None)
-        extra.extend(_line_blocks(note, number, placeholder, billed_codes, discrepancies))
-    return extra
-
-
-def _stated_total(note, model_value, find, field, discrepancies) -> Grounded[int] | None:
-    """A stated total: the parser's reading of a labelled line, cross-checked with the model's."""
-    for number, line in enumerate(note.lines, 1):
-        value = find(line)
-        if value is None:
-            continue
-        evidence = note.line_evidence(number, "minutes")
-        if model_value is not None and model_value != value:
-            discrepancies.append(Discrepancy(field=field, parser=str(value), model=str(model_value), chosen=str(value), line=number))
-        return Grounded[int](value=value, evidence=evidence, source="both" if model_value == value else "parser")
-    if model_value is None:
-        return None
-    pattern = re.compile(rf"(?<!\d){model_value}(?!\d)")
-    label = _TOTAL_LABELS[field]
-    for number, line in enumerate(note.lines, 1):
-        if pattern.search(line) and label.search(line):
-            return Grounded[int](value=model_value, evidence=note.line_evidence(number, "minutes"), source="model")
-    discrepancies.append(Discrepancy(field=field, parser=None, model=str(model_value), chosen=None))
-    return None
-
-
 def _time_in_out(note: NumberedNote) -> tuple[Grounded[str] | None, Grounded[str] | None]:
     found_in, found_out = parsing.find_time_in_out(note.text)
-    if found_in and found_out and parsing.minutes_between(found_in[0], found_out[0]) is None:
+    if found_in and found_out and clock.minutes_between(found_in[0], found_out[0]) is None:
         return None, None  # two clock times that are not a session (e.g. "in 4 wks ... out 9:00")
     return tuple(  # type: ignore[return-value]
         Grounded[str](value=found[0], evidence=_span(note, found[1], found[2], "minutes")) if found else None
@@ -503,49 +653,33 @@ def _signer_name(line: str) -> str | None:
     return name or None
 
 
-def _assistant(note: NumberedNote, handle: str | None, discrepancies: list[Discrepancy]) -> Evidence | None:
-    """Evidence that a PTA/OTA furnished treatment: the model's line if it names an assistant,
-    else a provider line that names one."""
-    def names_assistant(number: int) -> bool:
+def _assistant(note: NumberedNote) -> Evidence | None:
+    """Evidence that a PTA/OTA furnished treatment: a provider or signature line naming one."""
+    for number in range(1, len(note.lines) + 1):
         line = note.lines[number - 1]
         signature_like = _in_closing_lines(note, number) and "," in line
         credentials = set(parsing.find_credentials(line, any_case=signature_like))
-        return bool(credentials & set(parsing.ASSISTANT_CREDENTIALS) or _ASSISTANT_WORD_RE.search(line))
-
-    number = note.line_of_handle(handle)
-    if number is not None and names_assistant(number):
-        return note.line_evidence(number, "assistant")
-    if handle:
-        discrepancies.append(Discrepancy(field="assistant", parser=None, model=handle, chosen=None, line=number))
-    found = [
-        n for n in range(1, len(note.lines) + 1)
-        if names_assistant(n) and (_PROVIDER_HINT_RE.search(note.lines[n - 1]) or _in_closing_lines(note, n))
-    ]
-    if found:
-        if not handle:
-            discrepancies.append(Discrepancy(field="assistant", parser=f"line {found[0]}", model=None, chosen=f"line {found[0]}", line=found[0]))
-        return note.line_evidence(found[0], "assistant")
+        names = bool(credentials & set(parsing.ASSISTANT_CREDENTIALS) or _ASSISTANT_WORD_RE.search(line))
+        if names and (_PROVIDER_HINT_RE.search(line) or _in_closing_lines(note, number)):
+            return note.line_evidence(number, "assistant")
     return None
 
 
-def _discipline(model_value: str, billing: list[BillingLine], signature: Clinician | None):
-    if model_value in ("PT", "OT", "SLP"):
-        return model_value
+_DISCIPLINE_WORDS = (("PT", r"\bphysical therap|\bPT\b"), ("OT", r"\boccupational therap|\bOT\b"), ("SLP", r"\bspeech|\bSLP\b"))
+
+
+def _discipline(note: NumberedNote, billing: list[BillingLine], signature: Clinician | None):
+    """The discipline the billing modifiers name, else the signer's credential, else the heading."""
     modifiers = {m for line in billing for m in line.modifiers}
-    for modifier, discipline in (("GP", "PT"), ("GO", "OT"), ("GN", "SLP")):
-        if modifier in modifiers:
-            return discipline
+    named = [d for m, d in (("GP", "PT"), ("GO", "OT"), ("GN", "SLP")) if m in modifiers]
+    if len(named) == 1:
+        return named[0]
     credentials = set(signature.credentials) if signature else set()
-    if credentials & {"PT", "DPT", "PTA", "MPT", "MSPT"}:
-        return "PT"
-    if credentials & {"OT", "OTR", "OTR/L", "COTA", "OTA"}:
-        return "OT"
-    if credentials & {"SLP", "CCC-SLP"}:
-        return "SLP"
+    for discipline, group in (("PT", {"PT", "DPT", "PTA", "MPT", "MSPT"}), ("OT", {"OT", "OTR", "OTR/L", "COTA", "OTA", "COTA/L"}), ("SLP", {"SLP", "CCC-SLP"})):
+        if credentials & group:
+            return discipline
+    heading = " ".join(note.lines[:3])
+    for discipline, pattern in _DISCIPLINE_WORDS:
+        if re.search(pattern, heading):
+            return discipline
     return None
-
-
-def raw_to_extraction(text: str, raw_output: str) -> Extraction:
-    """Rebuild the extraction from a cached raw model output (for re-scoring without the model)."""
-    return build_extraction(NumberedNote.from_text(text), parse_model_output(raw_output))
-

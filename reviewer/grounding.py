@@ -9,62 +9,58 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
 from rapidfuzz import fuzz
 
 from reviewer.schema import Evidence
 
 FUZZY_MIN = 90.0
-HANDLE_WORDS = 6
-HANDLE_CHARS = 48
-_HANDLE_UNSAFE = re.compile(r'["\\]|[^\x20-\x7e]')  # quotes, backslashes, non-ASCII: trouble in grammars
 _WS = re.compile(r"\s+")
+
+
+SPLIT_OVER = 180  # a physical line longer than this is shown to the model sentence by sentence
+_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+(?=\S)")
+MIN_SENTENCE = 12
 
 
 @dataclass(frozen=True)
 class NumberedNote:
-    """The note's non-blank lines, numbered 1.. without gaps as shown to the model, with offsets."""
+    """The note's units, numbered 1.. as shown to the model, with their offsets.
+
+    A unit is a non-blank line; a long line (a dictated paragraph) is split into its sentences, so
+    evidence and treatment blocks can be narrower than a paragraph. `breaks[i]` says a blank line
+    (or the start) comes before unit i+1; `joined[i]` says unit i+1 continues the same physical line.
+    """
 
     text: str
     lines: tuple[str, ...]
     offsets: tuple[int, ...]
+    breaks: tuple[bool, ...] = ()
+    joined: tuple[bool, ...] = ()
 
     @classmethod
     def from_text(cls, text: str) -> NumberedNote:
-        lines, offsets, pos = [], [], 0
+        lines: list[str] = []
+        offsets: list[int] = []
+        breaks: list[bool] = []
+        joined: list[bool] = []
+        pos, blank_before = 0, True
         for line in text.split("\n"):
-            if line.strip():
-                lines.append(line)
-                offsets.append(pos)
+            if not line.strip():
+                blank_before = True
+            else:
+                for index, (start, piece) in enumerate(_sentences(line)):
+                    lines.append(piece)
+                    offsets.append(pos + start)
+                    breaks.append(blank_before and index == 0)
+                    joined.append(index > 0)
+                blank_before = False
             pos += len(line) + 1
-        return cls(text, tuple(lines), tuple(offsets))
+        return cls(text, tuple(lines), tuple(offsets), tuple(breaks), tuple(joined))
 
     def render(self) -> str:
-        """The lines as the model sees them: inner runs of spaces collapsed (fewer tokens)."""
-        return "\n".join(_WS.sub(" ", line.strip()) for line in self.lines)
-
-    @cached_property
-    def handles(self) -> list[str]:
-        """Each line's handle: its first words (made unique with " #k"), the model's line pointers."""
-        seen: dict[str, int] = {}
-        out = []
-        for line in self.lines:
-            words = _HANDLE_UNSAFE.sub("", _WS.sub(" ", line.strip())).split(" ")
-            handle = " ".join(words[:HANDLE_WORDS])[:HANDLE_CHARS].strip() or "(line)"
-            count = seen.get(handle, 0) + 1
-            seen[handle] = count
-            out.append(handle if count == 1 else f"{handle} #{count}")
-        return out
-
-    def line_of_handle(self, handle: str | None) -> int | None:
-        """The line number a handle names (None for a handle that is not this note's)."""
-        if handle is None:
-            return None
-        try:
-            return self.handles.index(handle) + 1
-        except ValueError:
-            return None
+        """The units as the model sees them, numbered, inner runs of spaces collapsed (fewer tokens)."""
+        return "\n".join(f"[{n}] {_WS.sub(' ', line.strip())}" for n, line in enumerate(self.lines, 1))
 
     def has_line(self, number: int | None) -> bool:
         return number is not None and 1 <= number <= len(self.lines)
@@ -131,3 +127,17 @@ def _normalized_find(note: str, quote: str) -> tuple[int, int] | None:
     start = index_map[pos]
     end = index_map[pos + len(needle) - 1] + 1
     return start, end
+
+
+def _sentences(line: str) -> list[tuple[int, str]]:
+    """A line as (offset, text) pieces: itself, or its sentences when it is a long paragraph."""
+    if len(line) <= SPLIT_OVER or line.count("|") >= 2 or line.count("\t") >= 2:  # a table row stays whole
+        return [(0, line)]
+    pieces: list[tuple[int, str]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(line):
+        if match.start() - start >= MIN_SENTENCE:
+            pieces.append((start, line[start : match.start()]))
+            start = match.end()
+    pieces.append((start, line[start:]))
+    return pieces

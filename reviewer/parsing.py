@@ -6,8 +6,13 @@ a 1.5B model misreads digits and a disagreement must be reported, not hidden.
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
+from functools import cache
+
+from reviewer import clock
+from reviewer.data import load_yaml
 
 # Physical-medicine and SLP treatment codes and the therapy HCPCS the product knows of.
 CPT_RE = re.compile(r"(?<![\d.])(97\d{3}|925\d{2}|92610|G0283)(?!\d)")
@@ -19,8 +24,6 @@ _MIN_WORD = r"(?:minutes?|mins?\.?|mn|(?<=\d)(?-i:m)(?![A-Za-z]))"  # "25m" but 
 _MINUTES_RE = re.compile(
     r"(?<![\d:/.])(?:x\s*|×\s*)?(\d{1,3})\s*(?:-\s*)?(?:" + _MIN_WORD + r"|'(?!\w)|′)", re.IGNORECASE
 )
-_CLOCK = r"(\d{1,2}):?(\d{2})\s*([ap]\.?m\.?)?"
-_RANGE_RE = re.compile(r"(?<![\d/])" + _CLOCK + r"\s*(?:-|–|—|to|until)\s*" + _CLOCK + r"(?![\d/])", re.IGNORECASE)
 # units: "x2", "x 2", "× 2", "(2u)", "2 units", "2U", "units: 2", "#2"
 # "each 15 minutes" / "EA 15 MIN" is the code's descriptor on a charge line, not minutes spent.
 _DESCRIPTOR_RE = re.compile(r"\b(?:ea(?:ch)?|per)\.?\s*15\s*-?\s*min\w*\.?", re.IGNORECASE)
@@ -28,8 +31,9 @@ _UNITS_PATTERNS = (
     re.compile(r"\bqty\.?\s*[:=]?\s*(\d{1,2})(?!\d)", re.IGNORECASE),
     re.compile(r"(?:x|×|\*)\s*(\d{1,2})(?!\s*(?:\d|" + _MIN_WORD + r"|'|:))", re.IGNORECASE),
     re.compile(r"\(\s*(\d{1,2})\s*u(?:nits?)?\s*\)", re.IGNORECASE),
+    re.compile(r"units?\s*[:=]\s*(\d{1,2})(?!\d)", re.IGNORECASE),
     re.compile(r"(?<![\d.])(\d{1,2})\s*(?:units?|u)(?![a-z])", re.IGNORECASE),
-    re.compile(r"units?\s*[:=]?\s*(\d{1,2})(?!\d)", re.IGNORECASE),
+    re.compile(r"units?\s*(\d{1,2})(?!\d)", re.IGNORECASE),
 )
 _DATE_RE = re.compile(r"\b(\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2})\b")
 _DOS_LABEL_RE = re.compile(r"\b(?:DOS|date of service|date of tx|date of treatment|service date|visit date|date)\b\s*[:#-]?\s*", re.IGNORECASE)
@@ -51,17 +55,19 @@ OUTCOME_MEASURES = (
 _OUTCOME_RE = re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(m) for m in sorted(OUTCOME_MEASURES, key=len, reverse=True)) + r")(?![A-Za-z])", re.IGNORECASE)
 
 _TOTAL_TIMED_RE = re.compile(
-    r"(?:total\s+)?timed(?:\s+code)?(?:\s+(?:treatment|tx))?\s*(?:minutes?|mins?|min|time)?\s*(?:total)?\s*[:=\-]?\s*(\d{1,3})\b",
+    r"(?:(?<![A-Za-z])total[\s_]+)?(?<![A-Za-z])timed(?:[\s_]+code)?(?:[\s_]+(?:treatment|tx))?[\s_]*(?:minutes?|mins?|min|time)?\s*(?:total)?[\s:=\-.…\"',]*(\d{1,3})\b",
     re.IGNORECASE,
 )
 _TOTAL_TREATMENT_RE = re.compile(
-    r"(?:total\s+(?:treatment|tx|session|therapy)?|\btt\b|\b(?:tx|treatment|session|therapy)\s+time\b)\s*(?:time|minutes?|mins?|min)?\s*(?:\(min\))?\s*[:=\-.]*\s*(\d{1,3})\b(?!\s*:\d)",
+    r"(?:(?<![A-Za-z])total[\s_]+(?:treatment|tx|session|therapy)?|\btt\b|\bttx\b|\b(?:tx|treatment|session|therapy)[\s_]+time\b)[\s_]*(?:time|minutes?|mins?|min)?\s*(?:\(min\))?[\s:=\-.\"',]*x?(\d{1,3})(?!\d)(?!\s*:\d)",
     re.IGNORECASE,
 )
+_TIMED_AFTER_RE = re.compile(r"(?<![\d:/.])(\d{1,3})\s+(?:total\s+)?timed(?:\s+code)?\s+min", re.IGNORECASE)
+_TREATMENT_AFTER_RE = re.compile(r"(?<![\d:/.])(\d{1,3})\s+min(?:utes?|s)?\s+(?:in\s+)?total\b(?!\s+timed)", re.IGNORECASE)
 _SESSION_RANGE_RE = re.compile(r"\b(?:session|tx|treatment|therapy)\s+time\b", re.IGNORECASE)
 _CLOCK_VALUE = r"(\d{1,2}:?\d{2}\s*(?:[ap]\.?m\.?)?)"
-_TIME_IN_RE = re.compile(r"(?:time\s*in|\bin|\barrived|\barrival|\bstart(?:ed)?)\b\s*[:=.]*\s*" + _CLOCK_VALUE, re.IGNORECASE)
-_TIME_OUT_RE = re.compile(r"(?:time\s*out|\bout|\bdeparted|\bdeparture|\bend(?:ed)?)\b\s*[:=.]*\s*" + _CLOCK_VALUE, re.IGNORECASE)
+_TIME_IN_RE = re.compile(r"(?:time[\s_]*in|\bin|\barrived|\barrival|\bstart(?:ed)?)\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE)
+_TIME_OUT_RE = re.compile(r"(?:time[\s_]*out|\bout|\bdeparted|\bdeparture|\bend(?:ed)?)\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE)
 _TIME_IN_OUT_RE = re.compile(r"time\s*in\s*/\s*out\b\s*[:=.\s]*" + _CLOCK_VALUE + r"\s*/\s*" + _CLOCK_VALUE, re.IGNORECASE)
 
 
@@ -89,9 +95,32 @@ def normalize_spoken(text: str) -> str:
 
 
 def _number_run_value(match: re.Match) -> str:
-    words = [w for w in re.split(r"[\s-]+", match.group(0).lower()) if w != "and"]
-    if len(words) >= 3 and all(w in _SMALL and _SMALL[w] < 10 for w in words):
-        return "".join(str(_SMALL[w]) for w in words)  # a code read out digit by digit
+    """"and" joins a number only after hundred or thousand ("one hundred and five"); elsewhere it
+    separates two numbers ("times two and nine seven one one zero")."""
+    words = [w for w in re.split(r"[\s-]+", match.group(0).lower()) if w]
+    parts: list[list[str]] = [[]]
+    for index, word in enumerate(words):
+        if word == "and":
+            if index and words[index - 1] in ("hundred", "thousand"):
+                continue
+            parts.append([])
+        else:
+            parts[-1].append(word)
+    return " and ".join(_run_value(part) for part in parts if part)
+
+
+def _run_value(words: list[str]) -> str:
+    digits = 0
+    while digits < len(words) and words[digits] in _SMALL and _SMALL[words[digits]] < 10:
+        digits += 1
+    if digits >= 3:  # a code read out digit by digit ("nine seven one one zero"), then maybe a number
+        taken = min(digits, 5)
+        code = "".join(str(_SMALL[w]) for w in words[:taken])
+        return code if taken == len(words) else f"{code} {_words_value(words[taken:])}"
+    return str(_words_value(words))
+
+
+def _words_value(words: list[str]) -> int:
     total = current = 0
     for word in words:
         if word in _SMALL:
@@ -103,7 +132,7 @@ def _number_run_value(match: re.Match) -> str:
         else:  # thousand
             total += max(current, 1) * 1000
             current = 0
-    return str(total + current)
+    return total + current
 
 
 @dataclass
@@ -119,71 +148,57 @@ def find_codes(text: str) -> list[str]:
     return CPT_RE.findall(text)
 
 
-# The standard names (and unambiguous abbreviations) of the timed codes, for lines that name the
-# service but not its code. ("TA", "TE", "MT" are left out: TA is also transversus abdominis.)
-_SERVICE_NAMES: tuple[tuple[str, str], ...] = (
-    ("97530", r"therapeutic\s+activit|ther\.?\s*act"),
-    ("97110", r"therapeutic\s+exercise|ther\.?\s*ex\b"),
-    ("97112", r"neuromuscular\s+re-?ed|\bNMR\b|\bNMRE\b|\bNM\s+re-?ed"),
-    ("97140", r"manual\s+therap"),
-    ("97116", r"gait\s+training"),
-    ("97535", r"self[-\s]?care|home\s+management|ADL\s+training"),
-    ("97150", r"group\s+therap"),
-)
+@cache
+def _services() -> tuple[tuple[str, re.Pattern, re.Pattern | None], ...]:
+    """(code, name pattern, heading pattern) per service, from `data/services.yaml`."""
+    out = []
+    for code, entry in load_yaml("services.yaml")["services"].items():
+        names = re.compile("|".join(f"(?:{p})" for p in entry["names"]), re.IGNORECASE)
+        heads = entry.get("heads") or []
+        head = re.compile(_HEAD_LEAD + r"(?:" + "|".join(heads) + r")" + _HEAD_TAIL) if heads else None
+        out.append((str(code), names, head))
+    return tuple(out)
+
+
+# What follows a heading abbreviation: minutes, a code, a dash or colon, or the end of the line.
+_HEAD_TAIL = r"(?![A-Za-z])(?=\s*(?:[x×]?\s*\d|[—–:\-(|▸=]|$|\(?cont(?:inued|'d|\.)?\b))"
+# A line's opening before a heading abbreviation: bullets, checkboxes, a clock time or range.
+_HEAD_LEAD = r"^\s*(?:\[[xX✓ ]?\]\s*|[-*•·▸]\s*|\d{1,2}:?\d{2}\s*(?:[ap]\.?m?\.?)?\s*(?:(?:-|–|—|to)\s*\d{1,2}:?\d{2}\s*(?:[ap]\.?m?\.?)?)?\s*[▸:|>-]?\s*)*"
 
 
 def codes_named(text: str) -> list[str]:
     """Codes whose service the line names ("Manual therapy - 12 min" -> 97140), in order of appearance."""
     text = normalize_spoken(text)
     found = []
-    for code, pattern in _SERVICE_NAMES:
-        match = re.search(pattern, text, re.IGNORECASE)
+    for code, names, head in _services():
+        match = names.search(text) or (head.match(text) if head else None)
         if match:
-            found.append((match.start(), code))
-    return [code for _, code in sorted(found)]
+            found.append((match.start() if match.re is names else match.end(), code))
+    return list(dict.fromkeys(code for _, code in sorted(found)))
+
+
+def service_name_positions(text: str) -> list[int]:
+    """Where the line names a service (the offsets of the names `codes_named` reads)."""
+    text = normalize_spoken(text)
+    positions = [m.start() for _, names, _ in _services() for m in names.finditer(text)]
+    return positions + [m.end() for _, _, head in _services() if head for m in [head.match(text)] if m]
 
 
 def clock_ranges(text: str) -> list[tuple[str, str, int]]:
-    """Every "9:02-9:27" / "0902-0914" range in `text` as (start, stop, minutes)."""
-    out = []
-    for match in _RANGE_RE.finditer(text):
-        minutes = range_minutes(match)
-        if minutes is not None:
-            h1, m1, _, h2, m2, _ = match.groups()
-            out.append((f"{int(h1)}:{m1}", f"{int(h2)}:{m2}", minutes))
-    return out
+    """Every clock range in `text` as (start, stop, minutes); see `reviewer.clock`."""
+    return [(r.start, r.stop, r.minutes) for r in clock.find_ranges(text)]
 
 
-def range_minutes(match: re.Match) -> int | None:
-    """Minutes between the two clock times of a `_RANGE_RE` match (None if not a plausible range)."""
-    h1, m1, ap1, h2, m2, ap2 = match.groups()
-    stop = _clock_minutes(int(h2), int(m2), ap2 or ap1)
-    for start_tag in dict.fromkeys([ap1 or ap2, ap1]):  # "3:00-3:45 pm": the pm is for both, usually
-        start = _clock_minutes(int(h1), int(m1), start_tag)
-        if start is None or stop is None:
-            return None
-        end = stop + 12 * 60 if stop < start and int(h2) < 12 and not ap2 else stop  # "12:40-1:25"
-        if 0 < end - start <= 240:
-            return end - start
-    return None
+def block_minutes_explicit(text: str) -> int | None:
+    """The first minute amount written in `text` ("25 min", "x25'", "twenty minutes"); clock ranges aside."""
+    text = _DESCRIPTOR_RE.sub(" ", normalize_spoken(text))
+    match = _MINUTES_RE.search(text)
+    return int(match.group(1)) if match else None
 
 
-def _clock_minutes(hour: int, minute: int, ampm: str | None) -> int | None:
-    if minute >= 60 or hour > 23:
-        return None
-    if ampm:
-        tag = ampm.lower().replace(".", "")
-        if hour == 12:
-            hour = 0
-        if tag.startswith("p"):
-            hour += 12
-    return hour * 60 + minute
-
-
-def minutes_between(time_in: str, time_out: str) -> int | None:
-    """Minutes from a time-in to a time-out ("9:02", "9:57" or "0902", "0957")."""
-    match = _RANGE_RE.search(f"{time_in}-{time_out}")
-    return range_minutes(match) if match else None
+def strip_codes(text: str) -> str:
+    """`text` with its CPT/HCPCS codes blanked out (so their digits are not read as numbers)."""
+    return CPT_RE.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def block_minutes(text: str) -> int | None:
@@ -193,19 +208,37 @@ def block_minutes(text: str) -> int | None:
     explicit = [int(m.group(1)) for m in _MINUTES_RE.finditer(text)]
     if explicit:
         return explicit[0]
-    ranges = [r for r in (range_minutes(m) for m in _RANGE_RE.finditer(text)) if r is not None]
-    return ranges[0] if ranges else None
+    ranges = clock.find_ranges(text)
+    return ranges[0].minutes if ranges else None
 
 
 _MINUTES_HEADER_RE = re.compile(r"^(?:min|mins|minutes|min\.|time\s*\(min\)|minutes?\s*\(min\)|tx\s*min)$", re.IGNORECASE)
 
 
 def table_cells(line: str) -> list[str] | None:
-    """The cells of a pipe-table row ("| a | b |"), None for other lines."""
+    """The cells of a table row: pipe ("| a | b |"), tab-separated, or comma-separated (CSV, with
+    quotes) rows of four or more cells; None for other lines."""
     stripped = line.strip()
-    if stripped.count("|") < 2:
+    if stripped.count("|") >= 2:
+        return [cell.strip() for cell in stripped.strip("|").split("|")]
+    if stripped.count("\t") >= 2:
+        return [cell.strip() for cell in stripped.split("\t")]
+    if stripped.count(",") >= 3 and ". " not in stripped:
+        row = next(csv.reader([stripped]), [])
+        return [cell.strip() for cell in row] if len(row) >= 4 else None
+    return None
+
+
+_UNITS_HEADER_RE = re.compile(r"^(?:units?|qty|quantity|#\s*units?)$", re.IGNORECASE)
+
+
+def table_units(row: list[str], header: list[str]) -> int | None:
+    """The row's units from the header's units column, when the cell is a bare count."""
+    index = next((i for i, cell in enumerate(header) if _UNITS_HEADER_RE.match(cell.strip())), None)
+    if index is None or index >= len(row):
         return None
-    return [cell.strip() for cell in stripped.strip("|").split("|")]
+    match = re.fullmatch(r"(\d{1,2})", row[index].strip())
+    return int(match.group(1)) if match else None
 
 
 def minutes_column(header: list[str]) -> int | None:
@@ -241,22 +274,38 @@ def find_modifiers(text: str) -> list[str]:
     return mods
 
 
-def parse_billing(text: str) -> list[ParsedBilling]:
-    """Billing entries in `text`: "97530-GP x2", "97530 GP 59 x2", "97140-GP-59 x1", "97530 (2u)"."""
+def parse_billing(text: str, reach: int | None = None) -> list[ParsedBilling]:
+    """Billing entries in `text`: "97530-GP x2", "97530 GP 59 x2", "97140-GP-59 x1", "97530 (2u)".
+    `reach` reads only that many characters after each code (units and modifiers written next
+    to it, not the repetitions of a description further on)."""
     text = normalize_spoken(text)
     matches = list(CPT_RE.finditer(text))
     entries = []
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        segment = text[match.end() : end]
+        segment = text[match.end() : end if reach is None else min(end, match.end() + reach)]
         entries.append(ParsedBilling(match.group(1), parse_units(segment), find_modifiers(segment)))
     return entries
+
+
+_LEADER_COUNT_RE = re.compile(r"(?:\.{2,}|…+|\s{3,})\s*(\d{1,2})(?=\s|$)")
+
+
+def leader_units(segment: str) -> int | None:
+    """A charge row's units after leader dots or a wide gap ("97530 Ther act ....... 2   GP")."""
+    if _MINUTES_RE.search(segment):
+        return None
+    match = _LEADER_COUNT_RE.search(segment)
+    return int(match.group(1)) if match and 0 < int(match.group(1)) <= 16 else None
+
+
+_MINUTES_FIELD_RE = re.compile(r"(?<![A-Za-z])(?:min(?:utes?|s)?\.?|time)\s*[:=]?\s*\d{1,3}(?!\d)", re.IGNORECASE)
 
 
 def parse_units(segment: str) -> int | None:
     """The unit count in the text after a code, if it is written in a recognised way, including a
     bare count after the modifiers as in a "CPT  Mod  Units" table row ("97530   GP    2")."""
-    segment = _DESCRIPTOR_RE.sub(" ", segment)
+    segment = _MINUTES_FIELD_RE.sub(" ", _DESCRIPTOR_RE.sub(" ", segment))
     for pattern in _UNITS_PATTERNS:
         match = pattern.search(segment)
         if match:
@@ -297,11 +346,12 @@ def find_outcome_measures(text: str) -> list[tuple[str, int, int]]:
 
 
 def find_total_timed(line: str) -> int | None:
-    """A stated total of timed-code minutes on this line ("Timed code minutes: 40", "Total timed 53 min")."""
+    """A stated total of timed-code minutes on this line ("Timed code minutes: 40", "Total timed 53 min",
+    "45 timed minutes")."""
     line = normalize_spoken(line)
     if not re.search(r"timed", line, re.IGNORECASE) or re.search(r"untimed", line, re.IGNORECASE):
         return None
-    match = _TOTAL_TIMED_RE.search(line)
+    match = _TOTAL_TIMED_RE.search(line) or _TIMED_AFTER_RE.search(line)
     return int(match.group(1)) if match else None
 
 
@@ -310,14 +360,17 @@ def find_total_treatment(line: str) -> int | None:
     "tt 35 min", "Session time: 3:00-3:45 pm")."""
     line = normalize_spoken(line)
     for match in _TOTAL_TREATMENT_RE.finditer(line):
-        label = match.group(0).lower()
+        label = line[max(0, match.start() - 6) : match.end()].lower()
         if "timed" in label:
             continue
         return int(match.group(1))
+    after = _TREATMENT_AFTER_RE.search(line)
+    if after and not find_codes(line[: after.start()]):  # "97530 38 min total" is that code's total
+        return int(after.group(1))
     if _SESSION_RANGE_RE.search(line):
-        ranges = [r for r in (range_minutes(m) for m in _RANGE_RE.finditer(line)) if r is not None]
+        ranges = clock.find_ranges(line)
         if ranges:
-            return ranges[0]
+            return ranges[0].minutes
     return None
 
 

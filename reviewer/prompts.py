@@ -1,7 +1,8 @@
 """Prompt templates from `prompts/`: the version is recorded in every report.
 
-The messages put everything static first (instructions, worked example) and the note last, so
-llama.cpp reuses its cache of the shared prefix from one note to the next.
+Every question's messages put the static instructions first (cached across notes), then the note
+and its blocks (cached across the questions of one note), then the question, so each question costs
+only its own few tokens.
 """
 
 from __future__ import annotations
@@ -12,24 +13,27 @@ from pathlib import Path
 
 import yaml
 
-from reviewer.grounding import NumberedNote
-
 
 @dataclass(frozen=True)
 class PromptTemplate:
     name: str
     version: str
     system: str
-    examples: tuple[tuple[str, str], ...]  # (note, expected output) pairs shown as earlier turns
+    questions: dict[str, str]
     retry: str
 
-    def messages(self, note: NumberedNote) -> list[dict[str, str]]:
-        messages = [{"role": "system", "content": self.system.strip()}]
-        for example_note, example_output in self.examples:
-            messages.append({"role": "user", "content": "NOTE:\n" + NumberedNote.from_text(example_note).render()})
-            messages.append({"role": "assistant", "content": example_output.strip()})
-        messages.append({"role": "user", "content": "NOTE:\n" + note.render()})
-        return messages
+    def messages(self, context: str, question: str, **fields: object) -> list[dict[str, str]]:
+        """The messages for one question about the note shown in `context`."""
+        text = self.questions[question].format(**fields) if fields else self.questions[question]
+        return [
+            {"role": "system", "content": self.system.strip()},
+            {"role": "user", "content": f"{context}\n\nQUESTION: {text.strip()}"},
+        ]
+
+    def follow_up(self, messages: list[dict[str, str]], answer: str, question: str, **fields: object) -> list[dict[str, str]]:
+        """The conversation so far, the model's answer, and the next question on it."""
+        text = self.questions[question].format(**fields)
+        return messages + [{"role": "assistant", "content": answer}, {"role": "user", "content": text.strip()}]
 
     def retry_messages(self, messages: list[dict[str, str]], bad_output: str, error: str) -> list[dict[str, str]]:
         """The conversation plus the invalid answer and the validation error, for one retry."""
@@ -47,6 +51,6 @@ def load_prompt(prompts_dir: Path, name: str) -> PromptTemplate:
         name=name,
         version=str(data["version"]),
         system=data["system"],
-        examples=tuple((example["note"], example["output"]) for example in data["examples"]),
+        questions={key: str(value) for key, value in data["questions"].items()},
         retry=data["retry"],
     )

@@ -22,6 +22,10 @@ class Timing(BaseModel):
     attempts: int = 0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_tokens: int | None = Field(default=None, description="prompt tokens reused from the model's cache")
+    prompt_s: float | None = None
+    output_s: float | None = None
+    questions: int | None = None
 
 
 class UnitRow(BaseModel):
@@ -32,6 +36,7 @@ class UnitRow(BaseModel):
     billed: int | None
     supported: int | None
     at_risk: int = 0  # billed - supported when positive
+    uncertain: bool = False  # the minutes could not be settled: no units judged, a human reads them
 
 
 class Locality(BaseModel):
@@ -49,6 +54,7 @@ class NoteReport(BaseModel):
     payer: str
     state: str | None = None
     flags: list[str] = Field(default_factory=list)
+    needs_human: bool = Field(default=False, description="a value is uncertain: send the note to a human reading")
     findings: list[Finding] = Field(default_factory=list)
     score: int | None = None
     risk_band: Literal["low", "medium", "high"] | None = None

@@ -73,6 +73,10 @@ def review_text(
         attempts=result.attempts,
         prompt_tokens=result.prompt_tokens,
         completion_tokens=result.completion_tokens,
+        cached_tokens=result.cached_tokens,
+        prompt_s=None if result.prompt_s is None else round(result.prompt_s, 3),
+        output_s=None if result.output_s is None else round(result.output_s, 3),
+        questions=result.questions,
     )
     return _apply_rules(report, result.extraction)
 
@@ -100,6 +104,7 @@ def _apply_rules(report: NoteReport, extraction) -> NoteReport:
     report.extraction = extraction
     report.findings = result.findings
     report.flags = result.flags
+    report.needs_human = bool(extraction.uncertain)
     report.score = result.score
     report.risk_band = result.risk_band
     report.units = result.units

@@ -3,40 +3,73 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from reviewer.backends.base import Completion
-from reviewer.grounding import NumberedNote
 
 DEV_0001 = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev" / "notes" / "dev-0001.txt"
 
 
-def dev0001_output(**changes) -> dict:
-    """What a good model answers for dev-0001 under the ModelOutput contract (line handles)."""
-    handles = NumberedNote.from_text(DEV_0001.read_text(encoding="utf-8")).handles if DEV_0001.exists() else [""] * 20
-    output = {
-        "doc": "treatment_note",
-        "disc": "PT",
-        "goals": [handles[13], handles[14]],
-        "measurable": True,
-        "acts": [
-            {"line": handles[8], "code": "97530", "min": 25, "kind": "functional", "task": "Car transfer practice"},
-            {"line": handles[9], "code": "97110", "min": 15, "kind": "exercise", "task": None},
-            {"line": handles[10], "code": None, "min": 10, "kind": "passive", "task": None},
-        ],
-        "passive": [handles[10]],
-        "group": None,
-        "skill": [handles[8], handles[12]],
-        "resp": [handles[12]],
-        "asst": None,
-        "timed": 40,
-        "total": 50,
-        "bill": ["97530 GP x2", "97110 GP x1"],
-    }
-    output.update(changes)
-    return output
+# What a good reader answers for dev-0001, by question (prompts/extract.yaml).
+# Checks of suggested lines answer yes unless the table says otherwise.
+DEV_0001_ANSWERS = {"doc": "no", "group": "none", "passive": "none", "group_check": "no", "passive_check": "no", "kind": "functional"}
+
+
+class AnsweringBackend:
+    """Answers each constrained question from a table keyed by question name (the key of
+    prompts/extract.yaml), with a fixed confidence; unknown questions get the first choice."""
+
+    name = "fake"
+    model_id = "answering"
+
+    def __init__(self, answers: dict[str, str], confidence: float = 0.95):
+        from reviewer.prompts import load_prompt
+        from reviewer.settings import REPO_ROOT
+
+        self.answers = answers
+        self.confidence = confidence
+        self.questions = load_prompt(REPO_ROOT / "prompts", "extract").questions
+        self.asked: list[str] = []
+
+    def question_of(self, messages) -> str:
+        text = " ".join(messages[-1]["content"].rsplit("QUESTION: ", 1)[-1].split())
+        for key, template in self.questions.items():
+            pattern = ".*".join(re.escape(" ".join(part.split())) for part in re.split(r"\{\w+\}", template))
+            if re.fullmatch(pattern, text, re.DOTALL):
+                return key
+        return "?"
+
+    def complete(self, messages, schema):
+        choices = schema["properties"]["answer"]["enum"]
+        key = self.question_of(messages)
+        self.asked.append(key)
+        answer = str(self.answers.get(key, choices[0]))
+        if answer not in choices:
+            answer = choices[0]
+        first = {c: (self.confidence if c == answer else (1 - self.confidence) / max(1, len(choices) - 1)) for c in choices}
+        return Completion(
+            text=json.dumps({"answer": answer}), prompt_tokens=100, cached_tokens=80, completion_tokens=2,
+            prompt_s=0.5, output_s=0.1, confidence=self.confidence, first_token=first,
+        )
+
+
+def first_choice(schema: dict) -> str:
+    """The answer a minimal model gives to any constrained question: its first choice."""
+    return json.dumps({"answer": schema["properties"]["answer"]["enum"][0]})
+
+
+def is_first_question(schema: dict) -> bool:
+    """Each review first asks whether the document is something other than a daily note (no / yes)."""
+    return (schema.get("properties") or {}).get("answer", {}).get("enum") == ["no", "yes"]
+
+
+def request_schema(body: dict) -> dict:
+    """The JSON schema an OpenAI-style request asks for (json_schema or json_object form)."""
+    response_format = body.get("response_format") or {}
+    return (response_format.get("json_schema") or {}).get("schema") or response_format.get("schema") or {}
 
 
 class ScriptedBackend:
@@ -57,11 +90,11 @@ class ScriptedBackend:
 class FakeOpenAIServer:
     """A local HTTP server speaking the OpenAI chat-completions protocol.
 
-    `reject_json_schema=True` answers `response_format.type == "json_schema"` with HTTP 400, as
+    `content=None` answers each request with the first choice of its schema. `reject_json_schema=True` answers `response_format.type == "json_schema"` with HTTP 400, as
     llama-cpp-python's own server does.
     """
 
-    def __init__(self, content: str, reject_json_schema: bool = False):
+    def __init__(self, content: str | None = None, reject_json_schema: bool = False):
         self.content = content
         self.reject_json_schema = reject_json_schema
         self.requests: list[dict] = []
@@ -85,7 +118,7 @@ class FakeOpenAIServer:
                         "object": "chat.completion",
                         "created": 0,
                         "model": body.get("model", "m"),
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": outer.content}, "finish_reason": "stop"}],
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": outer.content if outer.content is not None else first_choice(request_schema(body))}, "finish_reason": "stop"}],
                         "usage": {"prompt_tokens": 321, "completion_tokens": 45, "total_tokens": 366},
                     },
                 )

@@ -6,15 +6,14 @@ import pytest
 from fakes import FakeOpenAIServer
 
 from reviewer.backends import ModelError, get_backend
-from reviewer.backends.base import Completion
+from reviewer.backends.base import Completion, choice_schema
 from reviewer.backends.openai_compat import OpenAIBackend
 from reviewer.backends.replay import RecordingBackend, ReplayBackend
-from reviewer.schema import model_output_schema
 from reviewer.settings import Settings
 
-SCHEMA = model_output_schema(["hello"])
-MESSAGES = [{"role": "system", "content": "s"}, {"role": "user", "content": "NOTE:\n1| hello"}]
-ANSWER = json.dumps({"doc": "other", "disc": "unknown"})
+SCHEMA = choice_schema(["note", "other"])
+MESSAGES = [{"role": "system", "content": "s"}, {"role": "user", "content": "NOTE:\n[1] hello\n\nQUESTION: note or other?"}]
+ANSWER = json.dumps({"answer": "other"})
 
 
 def test_openai_backend_sends_json_schema_and_reads_usage():
@@ -26,7 +25,7 @@ def test_openai_backend_sends_json_schema_and_reads_usage():
     request = server.requests[0]
     assert request["model"] == "local-model" and request["temperature"] == 0
     assert request["response_format"]["type"] == "json_schema"
-    assert request["response_format"]["json_schema"]["schema"]["title"] == "ModelOutput"
+    assert request["response_format"]["json_schema"]["schema"]["properties"]["answer"]["enum"] == ["note", "other"]
 
 
 def test_openai_backend_falls_back_to_json_object_schema_for_llama_cpp_python_server():

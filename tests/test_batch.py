@@ -12,35 +12,16 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Literal, get_args, get_origin
 
 import pytest
+from fakes import first_choice, is_first_question, request_schema
 
 from reviewer.backends.base import Completion, ModelError
 from reviewer.batch import NoteFile, batch_reports, discover_notes, run_batch
-from reviewer.schema import ModelOutput
 from reviewer.settings import Settings
 from reviewer.store import ResultStore
 
 
-def minimal_model_output() -> str:
-    """The emptiest answer the model's output contract (reviewer.schema.ModelOutput) accepts: it points at nothing."""
-    empty_by_type = {list: [], dict: {}, bool: False, int: 0, str: ""}
-    answer = {}
-    for name, info in ModelOutput.model_fields.items():
-        if not info.is_required():
-            continue
-        annotation, origin = info.annotation, get_origin(info.annotation)
-        if origin is Literal:
-            answer[name] = get_args(annotation)[0]
-        elif type(None) in get_args(annotation):
-            answer[name] = None
-        else:
-            answer[name] = empty_by_type[origin or annotation]
-    return ModelOutput.model_validate(answer).model_dump_json()
-
-
-MODEL_OUTPUT = minimal_model_output()
 FAIL_MARKER = "PLEASE-FAIL"
 
 NOTE_TEMPLATE = """Riverside Physical Therapy
@@ -83,19 +64,20 @@ class CountingBackend:
     def __init__(self, name: str = "fake", delay: float = 0.0, fail_marked: bool = False):
         self.name, self.model_id = name, "counting-fake"
         self.delay, self.fail_marked = delay, fail_marked
-        self.calls = self.in_flight = self.max_in_flight = 0
+        self.calls = self.notes = self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
 
     def complete(self, messages, schema):
         with self._lock:
             self.calls += 1
+            self.notes += schema["properties"]["answer"]["enum"] == ["no", "yes"]  # each review asks this first
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             time.sleep(self.delay)
             if self.fail_marked and FAIL_MARKER in messages[-1]["content"]:
                 raise ModelError("endpoint error: 503")
-            return Completion(text=MODEL_OUTPUT, prompt_tokens=50, completion_tokens=10)
+            return Completion(text=first_choice(schema), prompt_tokens=50, completion_tokens=10)
         finally:
             with self._lock:
                 self.in_flight -= 1
@@ -128,7 +110,7 @@ def test_rerun_reviews_nothing_already_stored(tmp_path, store, settings):
     assert (first.reviewed, first.already_done, first.failed_ids) == (5, 0, [])
     second = run_batch(notes, store=store, backend=backend, settings=settings)
     assert (second.reviewed, second.already_done) == (0, 5)
-    assert backend.calls == 5 and store.count() == 5
+    assert backend.notes == 5 and store.count() == 5
     reports = batch_reports(store, second.planned)
     assert [r.note_id for r in reports] == [n.note_id for n in notes]
     assert all(r.status == "ok" and r.model.model == "counting-fake" for r in reports)
@@ -160,7 +142,7 @@ def test_model_failure_is_retried_on_the_next_run(tmp_path, store, settings):
     assert failed.status == "failed" and "503" in failed.error
     healthy = CountingBackend()
     second = run_batch(notes, store=store, backend=healthy, settings=settings)
-    assert healthy.calls == 1 and second.failed_ids == []
+    assert healthy.notes == 1 and second.failed_ids == []
     assert store.count() == 4 and all(r.status == "ok" for r in batch_reports(store, second.planned))
 
 
@@ -169,7 +151,7 @@ def test_identical_notes_are_reviewed_once_and_reported_under_each_name(tmp_path
     (tmp_path / "copy.txt").write_text(path.read_text())
     backend = CountingBackend()
     result = run_batch(discover_notes(tmp_path), store=store, backend=backend, settings=settings)
-    assert backend.calls == 1 and store.count() == 1
+    assert backend.notes == 1 and store.count() == 1
     assert [r.note_id for r in batch_reports(store, result.planned)] == ["copy", "note-001"]
 
 
@@ -178,9 +160,9 @@ def test_payer_and_state_are_part_of_the_key(tmp_path, store, settings):
     backend = CountingBackend()
     run_batch(notes, store=store, backend=backend, settings=settings, payer="medicare", state="tx")
     run_batch(notes, store=store, backend=backend, settings=settings, payer="medicare", state="TX")
-    assert backend.calls == 1  # state is upper-cased as the review does
+    assert backend.notes == 1  # state is upper-cased as the review does
     run_batch(notes, store=store, backend=backend, settings=settings, payer="commercial", state="TX")
-    assert backend.calls == 2 and store.count() == 2
+    assert backend.notes == 2 and store.count() == 2
 
 
 @pytest.mark.parametrize(("backend_name", "expected_max"), [("openai", 4), ("embedded", 1), ("replay", 1)])
@@ -205,11 +187,11 @@ class SlowOpenAIServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests += 1
+                outer.requests += is_first_question(request_schema(body))  # notes reviewed
                 time.sleep(delay)
                 choice = {
                     "index": 0,
-                    "message": {"role": "assistant", "content": MODEL_OUTPUT},
+                    "message": {"role": "assistant", "content": first_choice(request_schema(body))},
                     "finish_reason": "stop",
                 }
                 payload = {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [choice],

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_batch import MODEL_OUTPUT
+from fakes import first_choice
 from typer.testing import CliRunner
 
 from evals.harness import (
@@ -42,8 +42,8 @@ class FixedBackend:
         self.calls = 0
 
     def complete(self, messages, schema):
-        self.calls += 1
-        return Completion(text=MODEL_OUTPUT, prompt_tokens=100, completion_tokens=10)
+        self.calls += schema["properties"]["answer"]["enum"] == ["no", "yes"]  # one review: its first question
+        return Completion(text=first_choice(schema), prompt_tokens=100, completion_tokens=10)
 
 
 class NoModel:
@@ -202,9 +202,9 @@ def test_write_results_names_files_by_date_corpus_backend_model_and_prompt(tmp_p
 
 
 def test_eval_command_prints_per_flag_scores_and_writes_results(corpus, tmp_path, monkeypatch):
-    from fakes import FakeOpenAIServer
+    from fakes import FakeOpenAIServer, is_first_question, request_schema
 
-    with FakeOpenAIServer(MODEL_OUTPUT) as server:
+    with FakeOpenAIServer() as server:
         monkeypatch.setenv("REVIEWER_BACKEND", "openai")
         monkeypatch.setenv("REVIEWER_OPENAI_BASE_URL", server.url)
         monkeypatch.setenv("REVIEWER_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
@@ -216,7 +216,7 @@ def test_eval_command_prints_per_flag_scores_and_writes_results(corpus, tmp_path
             )
         finally:
             get_settings.cache_clear()
-        assert len(server.requests) == len(NOTE_IDS)  # the rescore called nothing
+        assert sum(is_first_question(request_schema(r)) for r in server.requests) == len(NOTE_IDS)  # the rescore called nothing
     assert result.exit_code == 0, result.output
     assert "| flag | gold | TP | FP | FN | precision | recall | F1 |" in result.stdout
     assert "| total_timed_minutes |" in result.stdout

@@ -1,24 +1,32 @@
-"""Extraction from the model's pointers: grounding, cross-checks, retry and failure."""
+"""The reading path: blocks found by the program, constrained questions to the model, witnesses
+reconciled, uncertain values withheld from the billing rules."""
 
-import json
-
-from fakes import DEV_0001, ScriptedBackend, dev0001_output
+from fakes import DEV_0001_ANSWERS, AnsweringBackend, ScriptedBackend
 
 import pytest
 
+from reviewer import blocks
 from reviewer.extract import ExtractionFailed, extract
 from reviewer.grounding import NumberedNote
 from reviewer.prompts import load_prompt
+from reviewer.review import review_text
 from reviewer.settings import Settings
 
 PROMPT = load_prompt(Settings().prompts_dir, "extract")
-
-HANDLES = NumberedNote.from_text(DEV_0001.read_text(encoding="utf-8")).handles if DEV_0001.exists() else [""] * 20
-GOOD = dev0001_output()
+SETTINGS = Settings(backend="replay")
 
 
-def test_every_evidence_span_equals_the_note_text(dev_note):
-    result = extract(dev_note, ScriptedBackend(json.dumps(GOOD)), PROMPT)
+def _review(text, answers=None, payer="medicare", confidence=0.95):
+    return review_text(text, note_id="t", payer=payer, backend=AnsweringBackend(answers or {"doc": "no"}, confidence), settings=SETTINGS)
+
+
+def _minutes(text):
+    note = NumberedNote.from_text(text)
+    return [(b.codes, b.values()) for b in blocks.segment(note)]
+
+
+def test_dev_note_every_value_grounded(dev_note):
+    result = extract(dev_note, AnsweringBackend(DEV_0001_ANSWERS), PROMPT)
     ext = result.extraction
     spans = ext.all_evidence()
     assert spans and all(dev_note[e.start : e.end] == e.text for e in spans)
@@ -26,109 +34,283 @@ def test_every_evidence_span_equals_the_note_text(dev_note):
     assert ext.billed_units() == {"97530": 2, "97110": 1}
     assert ext.total_timed_minutes.value == 40 and ext.total_treatment_minutes.value == 50
     assert ext.signature.credentials[:2] == ["PT", "DPT"] and ext.signature.name == "Megan Castillo"
-    assert ext.goals[0].text.startswith("pt will negotiate 4 steps")
-    assert ext.blocks[2].billed_as_not_billed and ext.blocks[2].kind == "passive" and not ext.blocks[0].includes_passive
-    assert ext.blocks[0].daily_task_verified
-    assert ext.date_of_service.value == "03/11/2025"
-    assert not ext.discrepancies
+    assert [g.text[:22] for g in ext.goals] == ["pt will negotiate 4 st", "independent car transf"]
+    assert all(g.measurable for g in ext.goals)
+    cold_pack = [b for b in ext.blocks if b.billed_as_not_billed]
+    assert len(cold_pack) == 1 and cold_pack[0].code is None
+    assert ext.skilled_justification and ext.patient_response and not ext.uncertain
+    assert result.questions >= 6 and result.raw_output
 
 
-def test_model_numbers_that_disagree_with_the_note_are_reported_and_the_note_wins(dev_note):
-    wrong = dict(GOOD, timed=45, acts=[dict(GOOD["acts"][0], min=30)], bill=["97530 GP x3", "97110 GP x1"])
-    ext = extract(dev_note, ScriptedBackend(json.dumps(wrong)), PROMPT).extraction
-    fields = {d.field for d in ext.discrepancies}
-    assert {"block.minutes", "total_timed_minutes", "billing.97530.units"} <= fields
-    assert ext.blocks[0].minutes == 25 and ext.total_timed_minutes.value == 40 and ext.billed_units()["97530"] == 2
-    # the 97110 block the model skipped is still found by the parser, and said so
-    assert "block.missed_by_model" in fields and ext.minutes_by_code()["97110"] == 15
+def test_every_question_shares_the_note_prefix(dev_note):
+    backend = AnsweringBackend(DEV_0001_ANSWERS)
+    seen = []
+    original = backend.complete
 
+    def spy(messages, schema):
+        seen.append(messages)
+        return original(messages, schema)
 
-def test_pointers_that_are_not_lines_of_the_note_are_not_evidence(dev_note):
-    bad = dict(GOOD, goals=["pt will run a marathon"], skill=["made-up line"], resp=[])
-    ext = extract(dev_note, ScriptedBackend(json.dumps(bad)), PROMPT).extraction
-    assert [g.verified for g in ext.goals] == [False]
-    assert [e.verified for e in ext.skilled_justification] == [False] and ext.patient_response == []
-
-
-def test_assistant_pointer_must_name_an_assistant(dev_note):
-    claimed = dict(GOOD, asst=HANDLES[18])  # the PT's own signature line
-    ext = extract(dev_note, ScriptedBackend(json.dumps(claimed)), PROMPT).extraction
-    assert not ext.assistant_involved and any(d.field == "assistant" for d in ext.discrepancies)
-
-
-def test_group_line_marks_its_block(dev_note):
-    ext = extract(dev_note, ScriptedBackend(json.dumps(dict(GOOD, group=HANDLES[8]))), PROMPT).extraction
-    assert [b.group for b in ext.blocks] == [True, False, False]
-
-
-def test_invalid_output_is_retried_once_with_the_error(dev_note):
-    backend = ScriptedBackend('{"doc": "treatment_note", "acts": "oops"}', json.dumps(GOOD))  # invalid, then valid
-    result = extract(dev_note, backend, PROMPT)
-    assert result.attempts == 2
-    assert "did not validate" in backend.calls[1][-1]["content"]
-
-
-def test_output_still_invalid_after_retry_fails(dev_note):
-    with pytest.raises(ExtractionFailed, match="invalid after a retry"):
-        extract(dev_note, ScriptedBackend("not json", "{}{}"), PROMPT)
-
-
-def test_prompt_prefix_is_the_same_for_every_note(dev_note):
-    backend = ScriptedBackend(json.dumps(GOOD), json.dumps(GOOD))
+    backend.complete = spy
     extract(dev_note, backend, PROMPT)
-    extract("Another note\nTherapeutic activities 97530 x 10 min\nSigned A. B, PT", backend, PROMPT)  # valid JSON; pointers simply miss
-    assert backend.calls[0][:-1] == backend.calls[1][:-1]
-    assert backend.calls[0][-1] != backend.calls[1][-1]
+    system = {m[0]["content"] for m in seen}
+    prefixes = {m[1]["content"].split("QUESTION:")[0] for m in seen}
+    assert len(system) == 1 and len(prefixes) == 1  # instructions and note identical: one cached prefix
 
 
-SUB_ITEM_NOTE = """OT visit 08/05/2025
-- Manual: radiocarpal glides - 10 min (97140)
-- TherAct - 25 min (97530):
-  - jar opening w/ L hand
-  - keyboarding 3 min
-| Intervention | Detail | Min | CPT |
-|---|---|---|---|
-| Hot pack | R wrist, 2 x 4 min | 8 | 97010 |
-Billing: 97140-GO x1, 97530-GO x2
-Kelsey Moran, OTR/L
+class _FirstAnswerInvalid(AnsweringBackend):
+    def complete(self, messages, schema):
+        if not self.asked:
+            self.asked.append("invalid")
+            return ScriptedBackend("oops").complete(messages, schema)
+        return super().complete(messages, schema)
+
+
+def test_an_invalid_answer_gets_one_retry_then_the_note_fails(dev_note):
+    with pytest.raises(ExtractionFailed):
+        extract(dev_note, ScriptedBackend("not json", '{"answer": "maybe"}'), PROMPT)
+    result = extract(dev_note, _FirstAnswerInvalid(DEV_0001_ANSWERS), PROMPT)
+    assert result.attempts == 2 and result.extraction.minutes_by_code() == {"97530": 25, "97110": 15}
+
+
+def test_elements_need_a_line_the_model_confirms(dev_note):
+    refused = _review(dev_note, {**DEV_0001_ANSWERS, "skill_check": "no", "response_check": "no"}, confidence=0.9)
+    assert {"no_skilled_justification", "no_patient_response"} <= set(refused.flags)
+    assert "skill_check:19" in refused.extraction.judgements or any(k.startswith("skill_check:") for k in refused.extraction.judgements)
+    confirmed = _review(dev_note, DEV_0001_ANSWERS)
+    assert not {"no_skilled_justification", "no_patient_response", "no_functional_goal"} & set(confirmed.flags)
+    evidence = confirmed.extraction.skilled_justification[0]
+    assert dev_note[evidence.start : evidence.end] == evidence.text
+
+
+def test_with_no_suggested_line_the_model_picks_one_and_an_unsure_none_is_doubtful():
+    note = "Daily note 03/02/2025\nBike 10 min\nSigned A. Lee, PT\n"
+    report = _review(note, {"doc": "no", "goal": "none", "skill": "none", "response": "none"}, confidence=0.4)
+    assert {"goal", "skill", "response"} <= set(report.extraction.doubtful)
+    assert not {"no_skilled_justification", "no_patient_response", "no_functional_goal"} & set(report.flags)
+    sure = _review(note, {"doc": "no", "goal": "none", "skill": "none", "response": "none"}, confidence=0.9)
+    assert {"no_skilled_justification", "no_patient_response", "no_functional_goal"} <= set(sure.flags)
+
+
+def test_a_document_the_model_calls_other_stops_at_the_first_question(dev_note):
+    backend = AnsweringBackend({"doc": "yes"})
+    report = review_text(dev_note, note_id="t", backend=backend, settings=SETTINGS)
+    assert report.flags == ["not_a_treatment_note"] and backend.asked == ["doc"]
+
+
+LEADER_NOTE = """PT Daily Note  DOS 03/04/2025  Medicare
+INTERVENTIONS                                               MIN
+THER ACT (97530)
+  a) sit to stand from low chair 3x8; VC for
+     weight shift ............................................. 10
+  b) step-ups 6 in w/ rail x8 ................................. 9
+                                        97530 subtotal ...... 19
+THER EX (97110) bike L2 x 6', LAQ 2.5 kg
+  2x12, hip abd 2x12 .......................................... 14
+TOTAL TIMED ................................................ 33 min
+Goal: pt will climb 12 steps with rail and SBA in 4 wks
+97530-GP x1
+97110-GP x1
+Pat Lee, PT
 """
 
 
-def test_indented_sub_items_belong_to_their_block_and_passive_claims_are_checked():
-    handles = NumberedNote.from_text(SUB_ITEM_NOTE).handles
-    output = dev0001_output(
-        goals=[], acts=[
-            {"line": handles[1], "code": "97140", "min": 10, "kind": "manual", "task": None},
-            {"line": handles[2], "code": "97530", "min": 25, "kind": "functional", "task": "jar opening"},
-            {"line": handles[4], "code": "97140", "min": 3, "kind": "exercise", "task": None},
-            {"line": handles[7], "code": "97010", "min": 4, "kind": "passive", "task": None},
-        ],
-        passive=[handles[2], handles[7]], skill=[], resp=[], timed=None, total=None, bill=["97140 GO x1", "97530 GO x2"],
-    )
-    ext = extract(SUB_ITEM_NOTE, ScriptedBackend(json.dumps(output)), PROMPT).extraction
-    assert ext.minutes_by_code() == {"97140": 10, "97530": 25, "97010": 8}  # the table's Min column, not "4 min"
-    by_code = {b.code: b for b in ext.blocks}
-    assert not by_code["97530"].includes_passive and by_code["97010"].includes_passive
-    assert {d.field for d in ext.discrepancies} >= {"block.sub_item", "block.includes_passive"}
+def test_sub_items_leader_dots_and_wrapped_minutes_are_one_block_each():
+    assert _minutes(LEADER_NOTE)[:2] == [(["97530"], [19]), (["97110"], [14, 6])]
+    report = _review(LEADER_NOTE, {"doc": "no", "kind": "functional"})
+    assert report.extraction.minutes_by_code() == {"97530": 19, "97110": 14}  # "x 6'" inside the text: the total decides
+    assert report.units and "units_below_minutes" not in report.flags
 
 
-PAIRED_ROW_NOTE = """DAILY NOTE -- PHYSICAL THERAPY
-| Time | Intervention | CPT | Min |
-|---|---|---|---|
-| 9:08-9:45 | Cervical glides interspersed with overhead dish placing | 97140 / 97530 | 12 / 25 |
-| 9:45-9:55 | Manual therapy + Ther activities: STM during step-downs | | 10 |
-Billing: 97140-GP x1; 97530-GP-59 x1
-Signed: Noah Fitzgerald, PT, DPT
+CLOCK_NOTE = """Harbor PT, visit 4, 06/17/2025, Medicare Part B.
+
+1304-1316 I started with manual therapy in supine, patellar glides gr III.
+
+1316-1344 Therapeutic activities one-on-one: reciprocal stairs with one rail, CGA then SBA; pain 5/10 to 3/10.
+
+9:02a–9:17a is another way of writing a clock range.
+
+He needs my guarding on the stairs. Goal: reciprocal descent of 4 steps with one rail at SBA by 07/08.
+Billed 97140-GP x1 and 97530-GP x2, 40 timed minutes.
+Hannah T., PT, DPT
 """
 
 
-def test_a_row_pairing_codes_and_minutes_gives_each_code_its_minutes_and_a_lump_row_gives_none():
-    handles = NumberedNote.from_text(PAIRED_ROW_NOTE).handles
-    output = dev0001_output(
-        goals=[], passive=[], skill=[], resp=[], timed=None, total=None, bill=["97140 GP x1", "97530 GP 59 x1"],
-        acts=[{"line": handles[3], "code": "97140", "min": 12, "kind": "manual", "task": None}],
-    )
-    ext = extract(PAIRED_ROW_NOTE, ScriptedBackend(json.dumps(output)), PROMPT).extraction
-    rows = [(b.code, b.minutes, b.kind, b.start_time) for b in ext.blocks]
-    assert rows[:2] == [("97140", 12, "manual", "9:08"), ("97530", 25, "other", "9:08")]
-    assert rows[2:] == [("97140", None, "other", "9:45"), ("97530", None, "other", "9:45")]  # found by the parser
+def test_clock_ranges_in_other_formats_open_narrative_blocks():
+    found = _minutes(CLOCK_NOTE)
+    assert found[0] == (["97140"], [12]) and found[1] == (["97530"], [28])
+    report = _review(CLOCK_NOTE, {"doc": "no", "kind": "functional"})
+    assert report.extraction.minutes_by_code() == {"97140": 12, "97530": 28}
+    assert report.extraction.billed_units() == {"97140": 1, "97530": 2}
+
+
+LOG_NOTE = """OT note  DOS 06/12/2025  commercial
+In 1304 / Out 1341
+
+1304 ▸ TA — sorting mail into slots at shoulder height, lifting a 15# tub x6
+1316 ▸ SC/HM (97535) — kitchen: opening jars w/ jar key, rocker knife
+1329 ▸ TA — carry 10# satchel 100 ft x3
+1341 ▸ session end
+
+Charges: 97530 ×2 (24 min) | 97535 ×1 (13 min)
+Signed — Priya R., OTR/L
+"""
+
+
+def test_a_time_stamped_log_gives_each_entry_the_time_to_the_next():
+    report = _review(LOG_NOTE, {"doc": "no", "kind": "functional"}, payer="commercial")
+    assert report.extraction.minutes_by_code() == {"97530": 24, "97535": 13}
+    assert report.extraction.total_treatment_minutes.value == 37
+
+
+CSV_NOTE = """"field","value"
+"dos","09/04/2025"
+"time_in","16:05"
+"time_out","16:50"
+"97530_detail","espresso tamping 3x10 at 28-30 lb, VC wrist neutral"
+
+line,cpt,description,minutes,units,modifiers,rendering
+1,97530,Therapeutic activities,28,2,GO,Achebe M OTR/L
+2,97110,Therapeutic exercise,9,1,GO,Achebe M OTR/L
+"total_timed_min","37"
+"signed","Mariama Achebe, OTR/L"
+"""
+
+
+def test_csv_exports_read_minutes_and_units_from_their_columns():
+    report = _review(CSV_NOTE, {"doc": "no", "kind": "functional"}, payer="commercial")
+    ext = report.extraction
+    assert ext.minutes_by_code() == {"97530": 28, "97110": 9}
+    assert ext.billed_units() == {"97530": 2, "97110": 1}
+    assert ext.total_timed_minutes.value == 37 and ext.total_treatment_minutes.value == 45
+
+
+ALIGNED_NOTE = """DAILY FLOWSHEET   DOS 08/26/2025
+
+ACTIVITY                              SETS×REPS   LOAD    CUES                 MIN   CODE
+Bike warm-up                          —           L5      —                    6     97110
+SL leg press R                        3×12        90#     VC knee              6     97110
+Half-kneel transitions                2×8         —       TC pelvis            6     97530
+Squat-lift toolbox floor→bench        3×6         30#     VC hip hinge         8     97530
+TOTAL TIMED                                                                   26
+
+CPT      MOD   UNITS
+97530    GP    1
+97110    GP    1
+Samira H., PT, DPT
+"""
+
+
+def test_space_aligned_tables_read_the_minutes_under_the_min_header():
+    report = _review(ALIGNED_NOTE, {"doc": "no", "kind": "functional"}, payer="commercial")
+    assert report.extraction.minutes_by_code() == {"97110": 12, "97530": 14}
+    assert report.extraction.billed_units() == {"97530": 1, "97110": 1}
+
+
+DICTATED_NOTE = (
+    "Speech recognition transcript, PT daily note, date of service 05/13/2025, commercial. Subjective she is lifting her son. "
+    "Then therapeutic activities nine seven five three zero for twenty three minutes, squat to lift training with a twelve kilo "
+    "doll, cues to keep the load close. Therapeutic exercise nine seven one one zero fifteen minutes, bird dogs two by ten. "
+    "Timed minutes thirty eight, total treatment time thirty eight minutes. Charges nine seven five three zero times two and "
+    "nine seven one one zero times one, both GP.\n\nElectronically signed by Rachel O., PT, DPT\n"
+)
+
+
+def test_dictated_numbers_in_words_are_read():
+    report = _review(DICTATED_NOTE, {"doc": "no", "kind": "functional"}, payer="commercial")
+    ext = report.extraction
+    assert ext.minutes_by_code() == {"97530": 23, "97110": 15}
+    assert ext.billed_units() == {"97530": 2, "97110": 1} and ext.modifiers_by_code() == {"97530": ["GP"], "97110": ["GP"]}
+    assert ext.total_timed_minutes.value == 38
+
+
+ADDENDUM_NOTE = """PT note DOS 05/27/2025 commercial
+  Time        Code    Intervention                    Min
+  0801–0811   97140   GH glides gr III                10
+  0811–0836   97530   Overhead work simulation        25
+  0836–0856   97110   Scapular strengthening          20
+Total timed minutes: 55      Total treatment time: 65 min
+Charges 97140-GP x1, 97530-GP-59 x2, 97110-GP x1
+Priya N., PT, DPT
+ADDENDUM 05/28/2025 — time correction
+Corrected: 97110 0836–0846 = 10 min. Corrected total timed minutes: 45.
+"""
+
+
+def test_an_addendum_that_corrects_minutes_supersedes_the_record():
+    report = _review(ADDENDUM_NOTE, {"doc": "no", "kind": "functional"}, payer="commercial")
+    assert report.extraction.minutes_by_code() == {"97140": 10, "97530": 25, "97110": 10}
+    assert report.extraction.total_timed_minutes.value == 45
+    assert "minutes_total_mismatch" not in report.flags
+
+
+CONFLICT_NOTE = """PT Daily Note DOS 02/03/2025 Medicare
+Ther act 97530 - 23 min (9:00-9:30): floor-to-counter lifting x8, stair climbing w/ rail
+Ther ex 97110 - 10 min: quad sets, SLR 2x10
+Total treatment 45 min
+Charges: 97530 GP x2, 97110 GP x1
+Dana Lee, PT
+"""
+
+
+def test_witnesses_that_disagree_with_nothing_to_settle_them_are_uncertain_and_raise_no_billing_flag():
+    report = _review(CONFLICT_NOTE, {"doc": "no", "kind": "functional", "minutes": "none"})
+    ext = report.extraction
+    assert [u.code for u in ext.uncertain] == ["97530"] and ext.uncertain[0].candidates == [23, 30]
+    assert report.needs_human and any(f.rule == "READ001" for f in report.findings)
+    assert not {"units_exceed_minutes", "units_below_minutes", "timed_minutes_missing", "minutes_total_mismatch"} & set(report.flags)
+    row = next(r for r in report.units if r.code == "97530")
+    assert row.uncertain and row.at_risk == 0
+
+
+def test_the_model_settles_a_conflict_among_the_written_numbers():
+    report = _review(CONFLICT_NOTE, {"doc": "no", "kind": "functional", "minutes": "30"})
+    assert not report.extraction.uncertain and report.extraction.minutes_by_code()["97530"] == 30
+
+
+def test_the_stated_total_settles_a_conflict_without_the_model():
+    note = CONFLICT_NOTE.replace("Total treatment 45 min", "Total timed 33 min")
+    backend = AnsweringBackend({"doc": "no", "kind": "functional"})
+    report = review_text(note, note_id="t", backend=backend, settings=SETTINGS)
+    assert report.extraction.minutes_by_code()["97530"] == 23 and "minutes" not in backend.asked
+
+
+GROUP_NOTE = """PT Daily Note DOS 04/22/2025 Medicare
+O: 10:00–10:40 balance circuit with three other patients; stations for foam stance and reaching.
+Response: 3 rounds, 1 LOB on foam recovered w/ CGA.
+Goals: pt will walk 300 ft with SPC independently in 6 wks
+timed 40 min / total 40 min
+97530-GP x3
+Wendell O., PT
+"""
+
+
+def test_group_treatment_needs_a_line_the_model_confirms():
+    yes = _review(GROUP_NOTE, {"doc": "no", "group_check": "yes", "kind": "functional"})
+    assert "group_billed_as_individual" in yes.flags
+    assert yes.extraction.minutes_by_code() == {"97530": 40}  # the one billed timed code takes the uncoded block
+    no = _review(GROUP_NOTE, {"doc": "no", "group_check": "no", "kind": "functional"})
+    assert "group_billed_as_individual" not in no.flags
+
+
+def test_passive_care_inside_a_97530_block_is_flagged(dev_note):
+    inside = _review(dev_note, {**DEV_0001_ANSWERS, "passive": "13", "passive_check": "yes"})  # a line of the 97530 block
+    assert "passive_treatment_billed" in inside.flags
+    outside = _review(dev_note, {**DEV_0001_ANSWERS, "passive": "16", "passive_check": "yes"})  # the unbilled cold pack line
+    assert "passive_treatment_billed" not in outside.flags
+
+
+def test_a_97530_block_the_model_calls_exercise_is_flagged_only_when_sure(dev_note):
+    sure = _review(dev_note, {**DEV_0001_ANSWERS, "kind": "exercise"}, confidence=0.9)
+    assert "no_functional_activity" in sure.flags
+    unsure = _review(dev_note, {**DEV_0001_ANSWERS, "kind": "exercise"}, confidence=0.3)
+    assert "no_functional_activity" not in unsure.flags
+
+
+def test_rescoring_rebuilds_the_same_extraction_from_the_cached_answers(dev_note):
+    from reviewer.extract import raw_to_extraction
+
+    result = extract(dev_note, AnsweringBackend(DEV_0001_ANSWERS), PROMPT)
+    assert raw_to_extraction(dev_note, result.raw_output) == result.extraction
+    with pytest.raises(ExtractionFailed):
+        raw_to_extraction(dev_note, "{not json")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reviewer import parsing
+from reviewer import clock, parsing
 
 
 @pytest.mark.parametrize(
@@ -72,10 +72,10 @@ def test_codes_ignore_zip_codes_and_dates():
 
 
 def test_minutes_between_time_in_and_out():
-    assert parsing.minutes_between("9:02", "9:57") == 55
-    assert parsing.minutes_between("0945", "1030") == 45
-    assert parsing.minutes_between("12:40", "1:25") == 45
-    assert parsing.minutes_between("9:00", "8:00") is None
+    assert clock.minutes_between("9:02", "9:57") == 55
+    assert clock.minutes_between("0945", "1030") == 45
+    assert clock.minutes_between("12:40", "1:25") == 45
+    assert clock.minutes_between("9:00", "8:00") is None
 
 
 def test_credentials_and_assistants():

@@ -1,4 +1,4 @@
-"""The whole dev corpus through the real pipeline on replayed outputs of the embedded model.
+"""Whole corpora through the real pipeline on replayed answers of the embedded model.
 
 The published results (evals/results, the README's table) must be what the current code gives.
 """
@@ -19,27 +19,32 @@ from reviewer.settings import Settings
 from reviewer.store import ResultStore
 
 
-def published_dev_results(prompt_version: str) -> dict:
-    runs = sorted(RESULTS_DIR.glob(f"*_embedded_*_{prompt_version}.json"))
+def published_results(prompt_version: str, corpus: str) -> dict:
+    runs = sorted(RESULTS_DIR.glob(f"*_{corpus}_embedded_*_{prompt_version}.json"))
     runs = [json.loads(p.read_text()) for p in runs]
-    runs = [r for r in runs if r["corpus"] == "dev"]
+    runs = [r for r in runs if r["corpus"] == corpus]
     if not runs:
-        pytest.fail(f"no published dev-corpus results of the embedded model for prompt {prompt_version} in {RESULTS_DIR}")
+        pytest.fail(f"no published {corpus} results of the embedded model for prompt {prompt_version} in {RESULTS_DIR}")
     return runs[-1]
 
 
-def test_replayed_dev_eval_reproduces_the_published_results(tmp_path: Path):
+@pytest.mark.parametrize("corpus_name", ["dev", "val", "styles"])
+def test_replayed_eval_reproduces_the_published_results(tmp_path: Path, corpus_name: str):
     settings = Settings(backend="replay", database_url=f"sqlite:///{tmp_path / 'eval.db'}")
     prompt = load_prompt(settings.prompts_dir, settings.prompt_name)
-    published = published_dev_results(prompt.version)
-    corpus = load_corpus(CORPUS / "dev")
+    published = published_results(prompt.version, corpus_name)
+    folder = CORPUS / corpus_name
+    if not folder.exists():
+        pytest.skip(f"corpus not found at {folder}")
+    corpus = load_corpus(folder)
     backend = get_backend(settings)
     reports = review_corpus(corpus, store=ResultStore(settings.database_url), backend=backend, settings=settings)
 
-    assert [r.note_id for r in reports if r.status != "ok"] == [], "every dev note has a recording"
-    result = score_run(corpus, reports, corpus_name="dev", model=model_info(backend, settings))
+    assert [r.note_id for r in reports if r.status != "ok"] == [], f"every {corpus_name} note has a recording"
+    result = score_run(corpus, reports, corpus_name=corpus_name, model=model_info(backend, settings))
     assert result.rules_version == published["rules_version"], "re-score and publish after changing the rules"
     assert result.micro_f1 == pytest.approx(published["micro_f1"])
+    assert result.needs_human == published["needs_human"] and result.clean_flagged == published["clean_flagged"]
     assert {f.flag: (f.tp, f.fp, f.fn) for f in result.flags} == {
         f["flag"]: (f["tp"], f["fp"], f["fn"]) for f in published["flags"]
     }

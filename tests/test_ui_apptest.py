@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from fakes import dev0001_output
+from fakes import DEV_0001_ANSWERS, AnsweringBackend
 from test_queue import make_report
 
 from reviewer.backends.base import Completion, ModelError
@@ -28,7 +28,7 @@ class Dev0001Model:
     model_id = "dev-0001-answer"
 
     def complete(self, messages, schema):
-        return Completion(text=json.dumps(dev0001_output()), prompt_tokens=10, completion_tokens=10)
+        return AnsweringBackend(DEV_0001_ANSWERS).complete(messages, schema)
 
 
 class DownBackend:
@@ -93,6 +93,36 @@ def test_uploading_a_note_shows_highlighted_evidence_findings_and_queues_it(db_u
     }
     queue = TriageQueue.open(db_url)
     assert [(e.note_id, e.source) for e in queue.entries()] == [("dev-0001", "upload")]
+
+
+UNCERTAIN_NOTE = """PT Daily Note DOS 02/03/2025 Medicare
+Ther act 97530 - 23 min (9:00-9:30): floor-to-counter lifting x8, stair climbing w/ rail
+Total treatment 45 min
+Charges: 97530 GP x2
+Dana Lee, PT
+"""
+
+
+class UnsureModel:
+    """Answers like a model that cannot tell the block's minutes either."""
+
+    name = "fake"
+    model_id = "unsure"
+
+    def complete(self, messages, schema):
+        return AnsweringBackend({"doc": "no", "minutes": "none"}).complete(messages, schema)
+
+
+def test_an_uncertain_value_is_shown_and_queued_for_a_human_reading(db_url):
+    at = app(db_url, backend=UnsureModel())
+    at.radio[0].set_value("Paste text").run()
+    at.text_area[0].input(UNCERTAIN_NOTE).run()
+    at = button(at, "Review").click().run()
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "Needs a human reading" in warnings and "97530" in warnings and "23, 30" in warnings
+    queue = TriageQueue.open(db_url)
+    assert [e.review_status for e in queue.entries()] == ["uncertain"]
 
 
 def test_pasted_text_is_reviewed_like_a_file(db_url, dev_note):

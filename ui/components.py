@@ -21,6 +21,15 @@ def show_report(report: NoteReport, key: str) -> None:
     """The whole review of one note; `key` keeps widgets of several views apart."""
     if report.status == "failed":
         st.error(f"The review failed: {report.error}. The note is NOT cleared; review it by hand.")
+    if report.needs_human and report.extraction is not None:
+        st.warning(
+            "Needs a human reading: "
+            + "; ".join(
+                f"{u.field}{f' of {u.code}' if u.code else ''} uncertain (readings: {', '.join(map(str, u.candidates)) or 'none'}) — {u.reason}"
+                for u in report.extraction.uncertain
+            )
+            + ". No billing flag is raised on these values."
+        )
     note_column, detail_column = st.columns([1, 1], gap="large")
     with detail_column:
         focus = _summary_and_findings(report, key)
@@ -105,7 +114,7 @@ def _units(report: NoteReport) -> None:
                     "code": r.code,
                     "minutes": r.minutes,
                     "billed": r.billed,
-                    "supported": r.supported,
+                    "supported": "uncertain" if r.uncertain else r.supported,
                     "at risk": r.at_risk,
                 }
                 for r in report.units

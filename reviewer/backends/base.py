@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+ANSWER = "answer"
 
 
 class Completion(BaseModel):
-    """The model's raw text and what it cost."""
+    """The model's raw text and what it cost. `confidence` is the probability of the answer among
+    the allowed choices, where the backend can tell (None elsewhere)."""
 
     text: str
     prompt_tokens: int | None = None
+    cached_tokens: int | None = None
     completion_tokens: int | None = None
+    prompt_s: float | None = None
+    output_s: float | None = None
+    confidence: float | None = None
+    first_token: dict[str, float] | None = Field(
+        default=None, description="each choice's share of the first answer token's probability (choices sharing it share it)"
+    )
 
 
 class ModelError(Exception):
@@ -21,10 +31,28 @@ class ModelError(Exception):
 
 @runtime_checkable
 class ModelBackend(Protocol):
-    """Anything that turns chat messages into JSON text that should validate against `schema`
-    (a JSON schema; the extractor builds one per note)."""
+    """Anything that turns chat messages into JSON text that should validate against `schema`."""
 
     name: str
     model_id: str
 
     def complete(self, messages: list[dict[str, str]], schema: dict[str, Any]) -> Completion: ...
+
+
+def choice_schema(choices: list[str]) -> dict[str, Any]:
+    """The schema of a constrained choice: `{"answer": one of choices}`."""
+    return {
+        "type": "object",
+        "properties": {ANSWER: {"type": "string", "enum": list(choices)}},
+        "required": [ANSWER],
+        "additionalProperties": False,
+    }
+
+
+def choices_of(schema: dict[str, Any]) -> list[str] | None:
+    """The choices of a `choice_schema`, None for any other schema."""
+    properties = schema.get("properties") or {}
+    if set(properties) != {ANSWER}:
+        return None
+    enum = properties[ANSWER].get("enum")
+    return [str(choice) for choice in enum] if enum else None

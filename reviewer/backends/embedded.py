@@ -1,8 +1,10 @@
 """The default backend: Qwen2.5-Coder-1.5B-Instruct (GGUF) in process through llama-cpp-python.
 
-Output is constrained by a grammar built from the schema's JSON schema, decoding is greedy, and
-the model is loaded once per process. llama.cpp reuses its KV cache for the prompt prefix that
-is the same from one call to the next.
+A constrained choice (`choice_schema`) is decoded directly: the prompt is evaluated from the
+longest prefix already in the KV cache, then the answer is read token by token from the logits,
+allowing only tokens that continue one of the choices; the answer's probability among the choices
+is its confidence. Any other schema is decoded greedily under a grammar built from it. The model is
+loaded once per process.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
-from reviewer.backends.base import Completion, ModelError
+import numpy as np
+
+from reviewer.backends.base import ANSWER, Completion, ModelError, choices_of
 from reviewer.model_files import MODEL_ID, ensure_model_file
 from reviewer.settings import Settings
 
@@ -65,10 +69,25 @@ class EmbeddedBackend:
             return str(self.settings.model_path)
         return str(ensure_model_file(self.settings.cache_dir))
 
+    def count_tokens(self, text: str) -> int:
+        """The note's own tokens: the floor of what reading it costs."""
+        llm = _load(self._model_path(), self.settings.n_ctx, self.settings.n_threads)
+        return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def complete(self, messages: list[dict[str, str]], schema: dict) -> Completion:
+        llm = _load(self._model_path(), self.settings.n_ctx, self.settings.n_threads)
+        choices = choices_of(schema)
+        if choices:
+            with _LOCK:
+                completion = _choose(llm, chatml(messages), choices, self.settings.n_ctx)
+            if (completion.prompt_s or 0) + (completion.output_s or 0) > self.settings.model_timeout_s:
+                raise ModelError(f"embedded model timed out after {self.settings.model_timeout_s:.0f} s")
+            return completion
+        return self._generate(llm, messages, schema)
+
+    def _generate(self, llm, messages: list[dict[str, str]], schema: dict) -> Completion:
         from llama_cpp import StoppingCriteriaList
 
-        llm = _load(self._model_path(), self.settings.n_ctx, self.settings.n_threads)
         grammar = _grammar(json.dumps(schema))
         deadline = time.monotonic() + self.settings.model_timeout_s
         timed_out = False
@@ -99,3 +118,113 @@ class EmbeddedBackend:
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
         )
+
+
+MAX_EXPANSIONS = 8  # answer prefixes whose continuation is scored exactly; past them, greedy
+
+
+def _choose(llm, prompt: str, choices: list[str], n_ctx: int) -> Completion:
+    """The most probable of `choices` after `prompt`, each scored as a whole sequence.
+
+    Greedy decoding of the first token would favour a shared prefix: line numbers tokenise digit by
+    digit, so "1" gathers the mass of lines 1 and 10-19. Each prefix that several choices share is
+    therefore expanded (one short evaluation each, up to `MAX_EXPANSIONS`), and a choice's
+    probability is the product along its own tokens under the constraint.
+    """
+    tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+    if len(tokens) + 16 > n_ctx:
+        raise ModelError(f"note too long for the model's context ({len(tokens)} tokens, window {n_ctx})")
+    end = _im_end(llm)
+    sequences = {c: llm.tokenize(c.encode("utf-8"), add_bos=False, special=False) + [end] for c in choices}
+    started = time.perf_counter()
+    cached = _evaluate(llm, tokens)
+    prompt_s = time.perf_counter() - started
+    decode_started = time.perf_counter()
+    base = llm.n_tokens
+    root = _distribution(llm, sequences, list(choices), 0)
+    first_token = {c: round(root[sequences[c][0]], 4) for c in choices}
+    scores: dict[str, float] = {}
+    frontier = [((), 1.0, list(choices))]  # (prefix tokens, its probability, choices under it)
+    expansions = evaluated = 0
+    while frontier:
+        prefix, mass, alive = frontier.pop(0)
+        step = len(prefix)
+        if step == 0:
+            probs = root
+        else:
+            if expansions >= MAX_EXPANSIONS:  # out of budget: finish this branch greedily
+                alive, mass = _greedy(llm, base, sequences, alive, prefix, mass)
+                scores[alive[0]] = mass
+                continue
+            llm.n_tokens = base
+            llm.eval(list(prefix))
+            evaluated += len(prefix)
+            expansions += 1
+            probs = _distribution(llm, sequences, alive, step)
+        for token, p in probs.items():
+            under = [c for c in alive if sequences[c][step] == token]
+            if len(under) == 1 and (step + 1 == len(sequences[under[0]]) or all(
+                len(sequences[c]) <= step + 1 or sequences[c][step] != token for c in alive if c != under[0]
+            )):
+                scores[under[0]] = mass * p  # the constraint forces the rest of its tokens
+            else:
+                frontier.append(((*prefix, token), mass * p, under))
+    best = max(scores, key=scores.get)
+    total = sum(scores.values()) or 1.0
+    return Completion(
+        text=json.dumps({ANSWER: best}),
+        prompt_tokens=len(tokens),
+        cached_tokens=cached,
+        completion_tokens=1 + evaluated,
+        prompt_s=round(prompt_s, 4),
+        output_s=round(time.perf_counter() - decode_started, 4),
+        confidence=round(scores[best] / total, 4),
+        first_token=first_token,
+    )
+
+
+def _distribution(llm, sequences: dict[str, list[int]], alive: list[str], step: int) -> dict[int, float]:
+    """The probabilities of the tokens that continue the alive choices at `step`, among themselves."""
+    logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),))
+    allowed = sorted({sequences[c][step] for c in alive if step < len(sequences[c])})
+    values = logits[allowed].astype(np.float64)
+    probs = np.exp(values - values.max())
+    probs /= probs.sum()
+    return dict(zip(allowed, probs.tolist()))
+
+
+def _greedy(llm, base: int, sequences, alive: list[str], prefix: tuple, mass: float) -> tuple[list[str], float]:
+    llm.n_tokens = base
+    llm.eval(list(prefix))
+    step = len(prefix)
+    while len(alive) > 1:
+        probs = _distribution(llm, sequences, alive, step)
+        token = max(probs, key=probs.get)
+        mass *= probs[token]
+        alive = [c for c in alive if sequences[c][step] == token]
+        step += 1
+        if len(alive) > 1:
+            llm.eval([token])
+    return alive, mass
+
+
+_IM_END = "<|im_end|>"
+
+
+def _im_end(llm) -> int:
+    ids = llm.tokenize(_IM_END.encode("utf-8"), add_bos=False, special=True)
+    return ids[0] if len(ids) == 1 else llm.token_eos()
+
+
+def _evaluate(llm, tokens: list[int]) -> int:
+    """Make the context hold `tokens`, evaluating only what follows the prefix already cached;
+    returns how many tokens came from the cache."""
+    cached = 0
+    for a, b in zip(llm.input_ids[: llm.n_tokens], tokens):
+        if a != b:
+            break
+        cached += 1
+    cached = min(cached, len(tokens) - 1)  # re-evaluate at least the last token for fresh logits
+    llm.n_tokens = cached
+    llm.eval(tokens[cached:])
+    return cached

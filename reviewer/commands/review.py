@@ -36,7 +36,7 @@ def review(
     if payer not in (None, "medicare", "commercial"):
         _fail(f"--payer must be medicare or commercial, not {payer!r}")
     console = Console(stderr=False)
-    errors = Console(stderr=True)
+    errors = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the terminal width
     try:
         model = get_backend(settings)
     except ModelError as exc:
@@ -59,7 +59,7 @@ def review(
 
 
 def _fail(message: str) -> None:
-    Console(stderr=True).print(f"error: {message}", markup=False, highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"error: {message}", markup=False, highlight=False)
     raise typer.Exit(2)
 
 
@@ -74,6 +74,12 @@ def print_report(console: Console, report: NoteReport) -> None:
         return
     band_colour = {"low": "green", "medium": "yellow", "high": "red"}.get(report.risk_band or "", "white")
     console.print(f"Audit score [bold {band_colour}]{report.score}[/] ({report.risk_band} risk)   flags: {', '.join(report.flags) or 'none'}")
+    if report.needs_human and report.extraction:
+        console.print("[magenta bold]NEEDS A HUMAN READING[/] (no billing flag is raised on these values):", highlight=False)
+        for value in report.extraction.uncertain:
+            shown = ", ".join(map(str, value.candidates)) or "none"
+            lines = value.evidence.text[:80].replace("\n", " ") if value.evidence else ""
+            console.print(f"  {value.field}{' of ' + value.code if value.code else ''}: readings {shown}; {value.reason} [{lines}]", highlight=False)
     if report.locality:
         loc = report.locality
         console.print(f"MAC: {loc.contractor}, Jurisdiction {loc.jurisdiction}" + (f" (LCD {loc.lcd})" if loc.lcd else ""))
@@ -85,7 +91,8 @@ def print_report(console: Console, report: NoteReport) -> None:
     if report.units:
         table = Table("code", "minutes", "billed", "supported", "at risk", title="Units")
         for row in report.units:
-            table.add_row(row.code, *(str(v) if v is not None else "-" for v in (row.minutes, row.billed, row.supported)), str(row.at_risk))
+            supported = "uncertain" if row.uncertain else str(row.supported) if row.supported is not None else "-"
+            table.add_row(row.code, *(str(v) if v is not None else "-" for v in (row.minutes, row.billed)), supported, str(row.at_risk))
         console.print(table)
     ext = report.extraction
     if ext and ext.discrepancies:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from reviewer.rules import activity, documentation, modifiers, ncci, payer, time, units_rules  # noqa: F401  (registers rules)
+from reviewer.rules import activity, documentation, modifiers, ncci, payer, reading, time, units_rules  # noqa: F401  (registers rules)
 from reviewer.rules.base import REGISTRY, Rule, Violation, rule
 from reviewer.rules.engine import RulesResult, evaluate
 

@@ -61,12 +61,14 @@ def non_functional_activity_billed_as_97530(ctx: ReviewContext) -> Iterator[Viol
 def functional_block_without_daily_task(ctx: ReviewContext) -> Iterator[Violation]:
     """A 97530 block does not name the daily-life task it trains.
 
+    Only blocks whose task was read count: `daily_task` None means the reader did not ask (the
+    question-per-judgement reader asks no task question), "" that it looked and found none.
     Source: 97530 activities "are designed to address a specific functional need" and are "directed
     at a specific outcome" (LCD language quoted in rules.md §4.2) [S].
     Fix: link the activity to the patient's functional task or goal.
     """
     for block in ctx.blocks_for(THERAPEUTIC_ACTIVITIES):
-        if block.kind == "functional" and not (block.daily_task and block.daily_task_verified):
+        if block.kind == "functional" and block.daily_task is not None and not (block.daily_task and block.daily_task_verified):
             yield Violation(
                 "The 97530 block names no daily-life task that it trains.",
                 evidence=[block.evidence],
@@ -128,15 +130,24 @@ def passive_treatment_in_97530(ctx: ReviewContext) -> Iterator[Violation]:
 def group_billed_as_individual(ctx: ReviewContext) -> Iterator[Violation]:
     """Treatment given to two or more patients at once is billed as a one-on-one timed code.
 
-    A group block coded with a timed code, or with no code while timed codes (and no 97150) are billed.
+    A group block coded with a timed code, or with no code while timed codes (and no 97150) are billed;
+    or a line showing group or concurrent treatment outside any block while only timed codes are billed.
     Source: "If a therapist … performs any of the procedures with two or more individuals concurrently
     or during the same time period, then only 97150 is reported for each patient" (Carriers Manual
     Transmittal 1753; 59 FR 63451) [S verbatim]; 97530 is "direct (one-on-one)" (CPT) [S].
     Fix: bill 97150 for the group time.
     """
-    for block in ctx.blocks:
-        if not block.group:
-            continue
+    group_blocks = [block for block in ctx.blocks if block.group]
+    evidence = ctx.extraction.group_evidence
+    if not group_blocks and evidence is not None and evidence.verified and ctx.billed_timed and GROUP_CODE not in ctx.billed:
+        billed_as = THERAPEUTIC_ACTIVITIES if THERAPEUTIC_ACTIVITIES in ctx.billed_timed else next(iter(ctx.billed_timed))
+        yield Violation(
+            f"Group or concurrent treatment is documented but billed as one-on-one {billed_as}; it belongs under 97150.",
+            evidence=[evidence, *ctx.billing_evidence(billed_as)],
+            code=billed_as,
+            units_at_risk=ctx.billed.get(billed_as, 0),
+        )
+    for block in group_blocks:
         code = normalize_code(block.code) if block.code else None
         if code is not None and is_timed(code):
             billed_as = code

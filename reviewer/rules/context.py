@@ -6,12 +6,12 @@ as if the note did not state it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
 
+from reviewer import clock
 from reviewer.codes import code_info, is_timed, is_untimed, normalize_code, normalize_modifier
 from reviewer.payers import DEFAULT_PAYER, PayerProfile, get_payer
 from reviewer.report import UnitRow
@@ -20,7 +20,6 @@ from reviewer.units import UnitAllocation, allocate, compare_billed
 
 DISCIPLINE_MODIFIERS = {"PT": "GP", "OT": "GO", "SLP": "GN"}
 DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d", "%m-%d-%Y", "%m-%d-%y", "%B %d, %Y", "%b %d, %Y")
-CLOCK = re.compile(r"^\s*(\d{1,2})(?::|\.|h)?(\d{2})\s*([ap])?\.?\s*m?\.?\s*$", re.IGNORECASE)
 
 
 @dataclass
@@ -94,7 +93,7 @@ class ReviewContext:
         and minutes count once. A billing line that restates minutes ("97530 x3, 38 min") counts only
         for a code no treatment block gives minutes for.
         """
-        timed = [b for b in self.blocks if b.code and b.minutes is not None and is_timed(b.code)]
+        timed = [b for b in self.blocks if b.code and b.minutes is not None and is_timed(b.code) and b.counted]
         restated = [b for b in timed if self._on_billing_line(b)]
         out = _sum_minutes(b for b in timed if b not in restated)
         for code, minutes in _sum_minutes(restated).items():
@@ -137,7 +136,7 @@ class ReviewContext:
     @cached_property
     def time_in_out_minutes(self) -> int | None:
         start, stop = (_verified_value(self.extraction.time_in), _verified_value(self.extraction.time_out))
-        interval = clock_interval(start, stop)
+        interval = clock.interval(start, stop)
         return None if interval is None else interval[1] - interval[0]
 
     # --- units -----------------------------------------------------------------------------------
@@ -164,8 +163,11 @@ class ReviewContext:
                 for c, u in self.billed_timed.items()
                 if c in self.minutes_missing
             ]
+        uncertain = self.extraction.uncertain_codes()
         for row in rows:
-            if row.supported is None and row.billed:
+            if row.code in uncertain:
+                row.uncertain, row.supported, row.at_risk = True, None, 0
+            elif row.supported is None and row.billed:
                 row.at_risk = row.billed  # nothing documented supports these units
         for code, units in self.billed.items():
             if is_untimed(code):
@@ -183,7 +185,7 @@ class ReviewContext:
         return rows
 
     def _untimed_minutes(self, code: str) -> int | None:
-        minutes = [b.minutes for b in self.blocks_for(code) if b.minutes is not None]
+        minutes = [b.minutes for b in self.blocks_for(code) if b.minutes is not None and b.counted]
         return sum(minutes) if minutes else None
 
     # --- people ----------------------------------------------------------------------------------
@@ -210,31 +212,8 @@ def parse_date(value: Grounded[str] | None) -> date | None:
     return None
 
 
-def parse_clock(text: str | None) -> int | None:
-    """Minutes after midnight for "9:02", "09:02", "0902", "9.02 am", "1:15 PM"; None if unreadable."""
-    match = CLOCK.match(text or "")
-    if not match:
-        return None
-    hour, minute, half = int(match[1]), int(match[2]), (match[3] or "").lower()
-    if hour > 23 or minute > 59 or (half and not 1 <= hour <= 12):
-        return None
-    if half:
-        hour = hour % 12 + (12 if half == "p" else 0)
-    return hour * 60 + minute
-
-
-def clock_interval(start: str | None, stop: str | None) -> tuple[int, int] | None:
-    """(start, stop) in minutes; a stop before the start is read on a 12-hour clock (12:50-1:10)."""
-    begin, end = parse_clock(start), parse_clock(stop)
-    if begin is None or end is None:
-        return None
-    if end < begin and end + 720 > begin:
-        end += 720
-    return (begin, end) if end >= begin else None
-
-
 def block_interval(block: TreatmentBlock) -> tuple[int, int] | None:
-    return clock_interval(block.start_time, block.stop_time)
+    return clock.interval(block.start_time, block.stop_time)
 
 
 def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -79,7 +79,7 @@ def no_functional_goal(ctx: ReviewContext) -> Iterator[Violation]:
     transfer in 4 weeks").
     """
     goals = [goal for goal in ctx.extraction.goals if goal.verified]
-    if not any(goal.measurable for goal in goals):
+    if not any(goal.measurable for goal in goals) and "goal" not in ctx.extraction.doubtful:
         detail = "goals are stated but none is measurable" if goals else "no goal is stated"
         yield Violation(f"No functional, measurable goal: {detail}.", evidence=[goal.evidence for goal in goals])
 
@@ -100,7 +100,7 @@ def no_skilled_justification(ctx: ReviewContext) -> Iterator[Violation]:
     claims "did not require the skills of a therapist" [S].
     Fix: describe the cueing, assistance, progression or clinical decision-making provided.
     """
-    if not any(span.verified for span in ctx.extraction.skilled_justification):
+    if not any(span.verified for span in ctx.extraction.skilled_justification) and "skill" not in ctx.extraction.doubtful:
         yield Violation(
             "The note does not show why a therapist's skill was required (cueing, assistance, progression, safety)."
         )
@@ -121,7 +121,7 @@ def no_patient_response(ctx: ReviewContext) -> Iterator[Violation]:
     §220.3.E lists it among recommended content [R].
     Fix: add the patient's response to the session's activities.
     """
-    if not any(span.verified for span in ctx.extraction.patient_response):
+    if not any(span.verified for span in ctx.extraction.patient_response) and "response" not in ctx.extraction.doubtful:
         yield Violation("The note does not record the patient's response to treatment.")
 
 

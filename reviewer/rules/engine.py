@@ -12,6 +12,7 @@ from reviewer.locality import lookup_mac
 from reviewer.report import Locality, UnitRow
 from reviewer.rules.base import REGISTRY, Rule
 from reviewer.rules.context import ReviewContext
+from reviewer.rules.reading import withhold_uncertain
 from reviewer.rules.score import audit_score, risk_band
 from reviewer.schema import Extraction
 
@@ -36,7 +37,7 @@ def evaluate(extraction: Extraction, *, payer: str, state: str | None, as_of: da
     becomes an ENG000 finding and the other rules still run.
     """
     ctx = ReviewContext.build(extraction, payer=payer, state=state, as_of=as_of)
-    findings = _run_rules(ctx, [r for r in REGISTRY.values() if r.applies_on(ctx.service_date)])
+    findings = withhold_uncertain(ctx, _run_rules(ctx, [r for r in REGISTRY.values() if r.applies_on(ctx.service_date)]))
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.rule, f.code or ""))
     score = audit_score(findings)
     return RulesResult(

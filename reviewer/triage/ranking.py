@@ -6,13 +6,15 @@ from reviewer.report import NoteReport
 
 _BAND_RANK = {"high": 3, "medium": 2, "low": 1}
 _SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
-# A failed review checked nothing, so it ranks with the high-risk notes until a person looks.
+# A failed review checked nothing, and an uncertain one not everything: both rank with the
+# high-risk notes until a person looks.
 _FAILED_BAND_RANK = _BAND_RANK["high"]
 
 
 def risk_priority(report: NoteReport) -> int:
     """Band, then worst severity, then units at risk, then audit score (100 is clean), packed into digits."""
-    band = _FAILED_BAND_RANK if report.status == "failed" else _BAND_RANK.get(report.risk_band or "", 0)
+    unread = report.status == "failed" or report.needs_human  # nothing, or not everything, could be checked
+    band = _FAILED_BAND_RANK if unread else _BAND_RANK.get(report.risk_band or "", 0)
     severity = max((_SEVERITY_RANK[f.severity] for f in report.findings), default=0)
     units_at_risk = min(sum(row.at_risk for row in report.units), 99)
     score_lost = 100 - min(max(report.score, 0), 100) if report.score is not None else 0

@@ -26,6 +26,8 @@ from reviewer.store import report_provider
 from reviewer.triage.models import FINDING_ACTIONS, NOTE_OUTCOMES, AuditEvent, FindingDecision, QueueItem
 from reviewer.triage.ranking import risk_priority
 
+UNCERTAIN = "uncertain"  # review_status of a note with a value no witness settled: a human must read it
+
 OPEN_STATUSES = ("open", "claimed")
 _KEY_CHUNK = 500
 
@@ -363,7 +365,7 @@ def _fill_item(item: QueueItem, report: NoteReport, result_key: str | None) -> N
     item.result_key = result_key
     item.provider = report_provider(report)
     item.report_json = report.model_dump_json()
-    item.review_status = report.status
+    item.review_status = UNCERTAIN if report.status == "ok" and report.needs_human else report.status
     item.score = report.score
     item.risk_band = report.risk_band
     item.priority = risk_priority(report)

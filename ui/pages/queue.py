@@ -102,7 +102,7 @@ else:
                 {
                     "item": e.id,
                     "note": e.note_id,
-                    "risk": e.risk_band or e.review_status,
+                    "risk": "needs a human reading" if e.review_status == "uncertain" else (e.risk_band or e.review_status),
                     "score": e.score,
                     "status": e.status,
                     "claimed by": e.claimed_by or "",
