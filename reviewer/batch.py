@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -83,8 +84,11 @@ def run_batch(
     payer: str | None = None,
     state: str | None = None,
     workers: int = 1,
+    stop: threading.Event | None = None,
 ) -> BatchResult:
-    """Review the notes not yet stored as ok, storing each result as it finishes."""
+    """Review the notes not yet stored as ok, storing each result as it finishes. When `stop` is set
+    (Ctrl-C), no further note is started and KeyboardInterrupt is raised once the notes under
+    way are stored."""
     info = model_info(backend, settings)
     planned = plan_notes(notes, info, settings, payer=payer, state=state)
     done = store.done_keys(p.key for p in planned)
@@ -111,13 +115,15 @@ def run_batch(
     progress = tqdm(total=len(planned), initial=result.already_done, unit="note", file=sys.stderr, dynamic_ncols=True)
     with progress:
         concurrency = max(1, workers) if backend.name in REMOTE_BACKENDS else 1
-        for item, report in _results(todo, review_one, concurrency):
+        for item, report in _results(todo, review_one, concurrency, stop or threading.Event()):
             store.put(report, source_path=str(item.note.path), key=item.key)
             result.reviewed += 1
             if report.status != "ok":
                 result.failed_ids.append(item.note.note_id)
                 progress.set_postfix(failed=len(result.failed_ids), refresh=False)
             progress.update(1)
+    if stop is not None and stop.is_set() and result.reviewed < len(todo):
+        raise KeyboardInterrupt
     return result
 
 
@@ -155,17 +161,26 @@ def failed_report(item: PlannedNote, error: str, info: ModelInfo) -> NoteReport:
     )
 
 
-def _results(todo: list[PlannedNote], review_one, concurrency: int) -> Iterator[tuple[PlannedNote, NoteReport]]:
-    """(note, report) pairs as they finish; concurrent requests only for remote backends."""
+def _results(todo: list[PlannedNote], review_one, concurrency: int, stop: threading.Event) -> Iterator[tuple[PlannedNote, NoteReport]]:
+    """(note, report) pairs as they finish; concurrent requests only for remote backends. Once
+    `stop` is set no note is started; the ones under way still finish and are yielded."""
     if concurrency == 1:
         for item in todo:
+            if stop.is_set():
+                return
             yield item, review_one(item)
         return
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="review")
+
+    def guarded(item: PlannedNote) -> NoteReport | None:
+        return None if stop.is_set() else review_one(item)
+
     try:
-        futures = {pool.submit(review_one, item): item for item in todo}
+        futures = {pool.submit(guarded, item): item for item in todo}
         for future in as_completed(futures):
-            yield futures[future], future.result()
+            report = future.result()
+            if report is not None:
+                yield futures[future], report
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # on Ctrl-C, drop the queue; stored results stay
 

@@ -182,8 +182,7 @@ def _ask_billed_questions(reader: _Reader, note: NumberedNote, found: list[Block
     _check_element(reader, note, "passive", [n for n in cue_lines(note, "passive") if n in timed_units], lines)
     for index, block in enumerate(found, 1):
         if _needs_kind(block):
-            text = quote(note, block.first) if block.first == block.last else quote_span(note, block.first, block.last)
-            reader.ask(f"kind:B{index}", "kind", KINDS, first=block.first, last=block.last, text=text)
+            reader.ask(f"kind:B{index}", "kind", KINDS, first=block.first, last=block.last, text=quote_span(note, block.first, block.last))
     stated = _stated_total(note, parsing.find_total_timed, found)
     treatment = _stated_total(note, parsing.find_total_treatment, found)
     numbers = {i: segmentation.numbers_in(note, b) for i, b in enumerate(found)}
@@ -238,13 +237,12 @@ def _check_element(reader: _Reader, note: NumberedNote, key: str, suggested: lis
 
 
 def quote(note: NumberedNote, number: int) -> str:
-    """A line as the verification question quotes it: spaces collapsed, cut at `QUOTE_CHARS`."""
-    text = " ".join(note.lines[number - 1].split()).replace('"', "'")
-    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    """A line as the verification question quotes it."""
+    return quote_span(note, number, number)
 
 
 def quote_span(note: NumberedNote, first: int, last: int) -> str:
-    """Several lines quoted as one, cut at `QUOTE_CHARS`."""
+    """Lines quoted as one: spaces collapsed, double quotes made single, cut at `QUOTE_CHARS`."""
     text = " ".join(" ".join(note.lines[n - 1].split()) for n in range(first, last + 1)).replace('"', "'")
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
 

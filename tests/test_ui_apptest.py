@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from fakes import DEV_0001_ANSWERS, AnsweringBackend
 from test_queue import make_report
 
-from reviewer.backends.base import Completion, ModelError
+from reviewer.backends.base import ModelError
 from reviewer.review import review_text
 from reviewer.settings import Settings
 from reviewer.store import ResultStore

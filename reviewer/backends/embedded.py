@@ -1,10 +1,9 @@
 """The default backend: Qwen2.5-Coder-1.5B-Instruct (GGUF) in process through llama-cpp-python.
 
-A constrained choice (`choice_schema`) is decoded directly: the prompt is evaluated from the
-longest prefix already in the KV cache, then the answer is read token by token from the logits,
+Every question is a constrained choice (`choice_schema`), decoded directly: the prompt is
+evaluated from the longest prefix already in the KV cache, then the answer is read from the logits,
 allowing only tokens that continue one of the choices; the answer's probability among the choices
-is its confidence. Any other schema is decoded greedily under a grammar built from it. The model is
-loaded once per process.
+is its confidence. The model is loaded once per process.
 """
 
 from __future__ import annotations
@@ -24,9 +23,6 @@ from reviewer.model_files import MODEL_ID, ensure_model_file
 from reviewer.settings import Settings
 
 _LOCK = threading.Lock()  # one llama context: calls are serialised
-# Greedy decoding of a small model can loop on a list item; a mild penalty on recent tokens makes
-# it close the list instead (the grammar forces the JSON structure either way).
-REPEAT_PENALTY = 1.1
 
 
 @lru_cache(maxsize=2)
@@ -40,13 +36,6 @@ def _load(path: str, n_ctx: int, n_threads: int | None):
     llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512, verbose=False)
     atexit.register(llm.close)  # free it before interpreter teardown, when llama_cpp's __del__ would fail
     return llm
-
-
-@lru_cache(maxsize=8)
-def _grammar(schema_json: str):
-    from llama_cpp import LlamaGrammar
-
-    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
 
 
 def chatml(messages: list[dict[str, str]]) -> str:
@@ -77,47 +66,13 @@ class EmbeddedBackend:
     def complete(self, messages: list[dict[str, str]], schema: dict) -> Completion:
         llm = _load(self._model_path(), self.settings.n_ctx, self.settings.n_threads)
         choices = choices_of(schema)
-        if choices:
-            with _LOCK:
-                completion = _choose(llm, chatml(messages), choices, self.settings.n_ctx)
-            if (completion.prompt_s or 0) + (completion.output_s or 0) > self.settings.model_timeout_s:
-                raise ModelError(f"embedded model timed out after {self.settings.model_timeout_s:.0f} s")
-            return completion
-        return self._generate(llm, messages, schema)
-
-    def _generate(self, llm, messages: list[dict[str, str]], schema: dict) -> Completion:
-        from llama_cpp import StoppingCriteriaList
-
-        grammar = _grammar(json.dumps(schema))
-        deadline = time.monotonic() + self.settings.model_timeout_s
-        timed_out = False
-
-        def past_deadline(_tokens, _logits) -> bool:
-            nonlocal timed_out
-            timed_out = time.monotonic() > deadline
-            return timed_out
-
+        if not choices:
+            raise ModelError("the embedded backend answers constrained choices (choice_schema) only")
         with _LOCK:
-            try:
-                response = llm.create_completion(
-                    prompt=chatml(messages),
-                    grammar=grammar,
-                    temperature=0.0,
-                    repeat_penalty=REPEAT_PENALTY,
-                    max_tokens=self.settings.max_output_tokens,
-                    stop=["<|im_end|>"],
-                    stopping_criteria=StoppingCriteriaList([past_deadline]),
-                )
-            except ValueError as exc:  # e.g. prompt longer than the context window
-                raise ModelError(f"embedded model rejected the request: {exc}") from None
-        if timed_out:
+            completion = _choose(llm, chatml(messages), choices, self.settings.n_ctx)
+        if (completion.prompt_s or 0) + (completion.output_s or 0) > self.settings.model_timeout_s:
             raise ModelError(f"embedded model timed out after {self.settings.model_timeout_s:.0f} s")
-        usage = response.get("usage") or {}
-        return Completion(
-            text=response["choices"][0]["text"] or "",
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-        )
+        return completion
 
 
 MAX_EXPANSIONS = 8  # answer prefixes whose continuation is scored exactly; past them, greedy

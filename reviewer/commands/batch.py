@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn, Optional
 
@@ -51,9 +55,10 @@ def batch(
                 err=True,
             )
         store = ResultStore(db or settings.database_url)
-        result = run_batch(
-            notes, store=store, backend=model, settings=settings, payer=payer, state=state, workers=workers
-        )
+        with _stop_on_ctrl_c() as stop:
+            result = run_batch(
+                notes, store=store, backend=model, settings=settings, payer=payer, state=state, workers=workers, stop=stop
+            )
         reports = batch_reports(store, result.planned)
         paths = write_batch_outputs(reports, out)
     except KeyboardInterrupt:
@@ -68,6 +73,25 @@ def batch(
         err=True,
     )
     raise typer.Exit(1 if failed else 0)
+
+
+@contextmanager
+def _stop_on_ctrl_c() -> Iterator[threading.Event]:
+    """Ctrl-C sets a flag that the batch checks between notes, so the interrupt cannot be lost
+    inside a library (a KeyboardInterrupt raised in a finaliser is only printed); a second
+    Ctrl-C stops at once."""
+    stop = threading.Event()
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _one_line(exc: Exception) -> str:
