@@ -197,9 +197,12 @@ def _ask_billed_questions(reader: _Reader, note: NumberedNote, found: list[Block
 
 
 def is_other_document(note: NumberedNote, answers: dict[str, Judgement]) -> bool:
-    """Not a daily treatment note: the model is sure of it, or leans to it and the document's first
-    lines call it a letter, memo, appeal, request, report or instruction (the cue only lowers the
-    bar; the model decides)."""
+    """Not a daily treatment note that bills therapy: no billing line is written in it, or the model
+    is sure it is another kind of document, or leans to it and the document's first lines call it
+    a letter, memo, appeal, request, report or instruction (the cue only lowers the bar; the model
+    decides)."""
+    if not _billing(note):  # bills nothing: not a daily note that bills therapy (FORMAT.md)
+        return True
     judgement = answers.get("doc")
     if judgement is None:
         return False

@@ -84,12 +84,19 @@ def test_elements_need_a_line_the_model_confirms(dev_note):
 
 
 def test_with_no_suggested_line_the_model_picks_one_and_an_unsure_none_is_doubtful():
-    note = "Daily note 03/02/2025\nBike 10 min\nSigned A. Lee, PT\n"
+    note = "Daily note 03/02/2025\nBike 10 min\n97110 GP x1\nSigned A. Lee, PT\n"
     report = _review(note, {"doc": "no", "goal": "none", "skill": "none", "response": "none"}, confidence=0.4)
     assert {"goal", "skill", "response"} <= set(report.extraction.doubtful)
     assert not {"no_skilled_justification", "no_patient_response", "no_functional_goal"} & set(report.flags)
     sure = _review(note, {"doc": "no", "goal": "none", "skill": "none", "response": "none"}, confidence=0.9)
     assert {"no_skilled_justification", "no_patient_response", "no_functional_goal"} <= set(sure.flags)
+
+
+def test_a_document_that_bills_nothing_is_not_a_treatment_note():
+    evaluation = "PHYSICAL THERAPY EVALUATION\nHistory: fall 6 weeks ago.\nPlan: PT 2x/week for 6 weeks.\nJ. Doe, PT\n"
+    backend = AnsweringBackend({"doc": "no"})
+    report = review_text(evaluation, note_id="t", backend=backend, settings=SETTINGS)
+    assert report.flags == ["not_a_treatment_note"] and backend.asked == ["doc"]
 
 
 def test_a_document_the_model_calls_other_stops_at_the_first_question(dev_note):
