@@ -27,7 +27,7 @@ _SUB_ITEM_RE = re.compile(r"^\s*(?:[a-z][.)]|\(?[ivx]+\)|[-*•·◦▪]|\d{1,2}
 _SECTION_RE = re.compile(r"^\s*(?:[A-Z]|[A-Za-z][A-Za-z /&'-]{1,28})\s*:(?!\d)")
 _UNCHECKED_RE = re.compile(r"^\s*(?:\[\s\]|☐|□)")
 _NOT_BILLED_RE = re.compile(r"not\s+billed|no\s+charge|unbilled|not\s+charged|non-?billable|not\s+counted", re.IGNORECASE)
-_BILLING_WORDS_RE = re.compile(r"\bunits?\b|\bbill(?:ed|ing)?\b|\bcharges?\b|\bCPT\s*:|\bqty\b", re.IGNORECASE)
+BILLING_WORDS_RE = re.compile(r"\bunits?\b|\bbill(?:ed|ing)?\b|\bcharges?\b|\bCPT\s*:|\bqty\b", re.IGNORECASE)
 _ENDS_SENTENCE_RE = re.compile(r"[.!?:;]\s*$")
 # a number that names something other than minutes: units, repetitions, weights, distances, scores
 _NOT_MINUTES_AFTER_RE = re.compile(
@@ -54,7 +54,6 @@ class Block:
     first: int  # unit numbers, 1-based, inclusive
     last: int
     codes: list[str]
-    code_named: bool  # the code is a service name on the head, not a written code
     readings: list[Reading] = field(default_factory=list)
     start_time: str | None = None
     stop_time: str | None = None
@@ -84,7 +83,7 @@ def is_charge_unit(line: str) -> bool:
     entries = parsing.parse_billing(without_sets(line))
     if not any(e.units is not None or e.modifiers for e in entries):
         return False
-    return bool(_BILLING_WORDS_RE.search(line)) or parsing.block_minutes(line) is None
+    return bool(BILLING_WORDS_RE.search(line)) or parsing.block_minutes(line) is None
 
 
 def without_sets(line: str) -> str:
@@ -206,7 +205,7 @@ def segment(note: NumberedNote) -> list[Block]:
     for number in range(1, len(note.lines) + 1):
         line = note.lines[number - 1]
         if number in stamps:
-            current = Block(first=number, last=number, codes=parsing.find_codes(line) or parsing.codes_named(line)[:2], code_named=not parsing.find_codes(line))
+            current = Block(first=number, last=number, codes=parsing.find_codes(line) or parsing.codes_named(line)[:2])
             blocks.append(current)
             continue
         if current is not None and current.last == number - 1 and _subtotal_of(note, current, number):
@@ -217,15 +216,14 @@ def segment(note: NumberedNote) -> list[Block]:
             current.last = number
         elif _opens_block(note, number):
             codes = parsing.find_codes(line)
-            named = not codes
             current = Block(
-                first=number, last=number, codes=codes or parsing.codes_named(line)[:2], code_named=named, role=_role(line),
+                first=number, last=number, codes=codes or parsing.codes_named(line)[:2], role=_role(line),
                 charge_row=bool(codes) and any(e.units is not None or e.modifiers for e in parsing.parse_billing(without_sets(line))),
                 on_total=is_total_unit(line),
             )
             blocks.append(current)
         elif current is not None and current.last == number - 1 and _closed_item(note, current, number):
-            current = Block(first=number, last=number, codes=[], code_named=True)
+            current = Block(first=number, last=number, codes=[])
             blocks.append(current)
         elif current is not None and current.last == number - 1 and _continues(note, current, number):
             current.last = number
@@ -250,10 +248,16 @@ def _read_log(note: NumberedNote, blocks: list[Block], stamps: dict[int, int]) -
                 block.start_time, block.stop_time = f"{start // 60}:{start % 60:02d}", f"{stop // 60}:{stop % 60:02d}"
 
 
-def _table_row_minutes(note: NumberedNote, number: int) -> int | None:
+def table_row(note: NumberedNote, number: int) -> tuple[list[str], list[str]] | None:
+    """Unit `number` as a table row with its header row (None when it is not a row under a header)."""
     cells = parsing.table_cells(note.lines[number - 1])
-    header = table_header(note, number)
-    return parsing.table_minutes(cells, header) if cells and header and header != cells else None
+    header = table_header(note, number) if cells else None
+    return (cells, header) if cells and header and header != cells else None
+
+
+def _table_row_minutes(note: NumberedNote, number: int) -> int | None:
+    row = table_row(note, number)
+    return parsing.table_minutes(*row) if row else None
 
 
 _BOX_BORDER_RE = re.compile(r"^\s*\+[-=+]+\+\s*$")
@@ -304,8 +308,8 @@ def aligned_minutes(note: NumberedNote, number: int) -> int | None:
 
 def table_minutes_pair(note: NumberedNote, number: int) -> list[int]:
     """All minute amounts in a table row's minutes cell ("12 / 25" for a row of two codes)."""
-    cells, header = parsing.table_cells(note.lines[number - 1]), table_header(note, number)
-    return parsing.table_minutes_list(cells, header) if cells and header and header != cells else []
+    row = table_row(note, number)
+    return parsing.table_minutes_list(*row) if row else []
 
 
 def _read_minutes(note: NumberedNote, block: Block) -> None:

@@ -2,8 +2,8 @@
 answers one short constrained question per judgement; consistency decides.
 
 The questions (prompts/extract.yaml) share one cached prefix: instructions, then the note with
-numbered lines and its blocks. Each answer is a line number, a kind, one of the numbers written in
-a block, or none, with its probability as confidence. The program checks every answer against the
+numbered lines. Each answer is a yes or no, a line number, a kind, one of the numbers written in a
+block, or none, with its probability as confidence. The program checks every answer against the
 note (a line must exist; minutes must be written in their block and fit the note's totals); what
 no consistent reading settles is recorded as uncertain and raises no billing flag.
 """
@@ -55,7 +55,6 @@ _GOAL_PREFIX_RE = re.compile(
     re.IGNORECASE,
 )
 _LIST_ITEM_RE = re.compile(r"^\s*(?:\(?\d{1,2}[.)—–-]|[-*•·]|[a-z][.)]|STG|LTG)\s*", re.IGNORECASE)
-_BILLING_WORDS_RE = re.compile(r"\bunits?\b|\bbill(?:ed|ing)?\b|\bcharges?\b|\bCPT\s*:|\bqty\b", re.IGNORECASE)
 _ALL_CODES_RE = re.compile(r"\b(?:both|all|each|every)\b", re.IGNORECASE)
 _ASSISTANT_WORD_RE = re.compile(r"\b(?:therapy|therapist|physical therapist|occupational therapy|occupational therapist)\s+assistant\b", re.IGNORECASE)
 _PROVIDER_HINT_RE = re.compile(r"sign|treated|seen|provided|performed|furnished|therapist|clinician|dictat|by\s", re.IGNORECASE)
@@ -139,23 +138,37 @@ def render_context(note: NumberedNote) -> str:
     return "NOTE:\n" + note.render()
 
 
+@dataclass(frozen=True)
+class NoteNumbers:
+    """What the program reads in a note before any question: its blocks, charges and totals."""
+
+    found: list[Block]
+    billing: list[BillingLine]
+    total_timed: Grounded[int] | None
+    total_treatment: Grounded[int] | None
+
+    @classmethod
+    def read(cls, note: NumberedNote) -> NoteNumbers:
+        found = segmentation.segment(note)
+        return cls(found, _billing(note), _stated_total(note, parsing.find_total_timed, found), _stated_total(note, parsing.find_total_treatment, found))
+
+
 def extract(text: str, backend: ModelBackend, prompt: PromptTemplate) -> ExtractionResult:
     """Ask the questions (one retry on an invalid answer) and build the grounded extraction."""
     note = NumberedNote.from_text(text)
-    found = segmentation.segment(note)
+    numbers = NoteNumbers.read(note)
     reader = _Reader(backend, prompt, render_context(note))
     started = time.perf_counter()
     lines = [NONE] + [str(n) for n in range(1, len(note.lines) + 1)]
     reader.ask("doc", "doc", ["no", "yes"], probability_of="yes")  # "no": a daily note (the first question of every review)
-    if not is_other_document(note, reader.answers):
+    if not is_other_document(note, numbers.billing, reader.answers):
         for key in ("goal", "skill", "response"):
             _check_element(reader, note, key, cue_lines(note, key), lines)
-        billing = _billing(note)
-        if any(is_timed(b.code) for b in billing):
-            _ask_billed_questions(reader, note, found, lines)
+        if any(is_timed(b.code) for b in numbers.billing):
+            _ask_billed_questions(reader, note, numbers, lines)
     answers = {key: judgement.model_dump() for key, judgement in reader.answers.items()}
     completions = reader.completions
-    extraction = build_extraction(note, reader.answers)
+    extraction = build_extraction(note, reader.answers, numbers)
     return ExtractionResult(
         extraction=extraction,
         raw_output=json.dumps(answers, sort_keys=True),
@@ -170,23 +183,26 @@ def extract(text: str, backend: ModelBackend, prompt: PromptTemplate) -> Extract
     )
 
 
+def _value(total: Grounded[int] | None) -> int | None:
+    return total.value if total else None
+
+
 def _sum(values) -> int | float | None:
     present = [v for v in values if v is not None]
     return sum(present) if present else None
 
 
-def _ask_billed_questions(reader: _Reader, note: NumberedNote, found: list[Block], lines: list[str]) -> None:
+def _ask_billed_questions(reader: _Reader, note: NumberedNote, numbers: NoteNumbers, lines: list[str]) -> None:
     """Group, passive care, the kind of the blocks the rules judge, and minutes no witness settles."""
+    found = numbers.found
     _check_element(reader, note, "group", cue_lines(note, "group"), lines)
     timed_units = {n for b in found if b.codes and is_timed(b.codes[0]) and not b.not_billed for n in b.units}
     _check_element(reader, note, "passive", [n for n in cue_lines(note, "passive") if n in timed_units], lines)
     for index, block in enumerate(found, 1):
         if _needs_kind(block):
             reader.ask(f"kind:B{index}", "kind", KINDS, first=block.first, last=block.last, text=quote_span(note, block.first, block.last))
-    stated = _stated_total(note, parsing.find_total_timed, found)
-    treatment = _stated_total(note, parsing.find_total_treatment, found)
-    numbers = {i: segmentation.numbers_in(note, b) for i, b in enumerate(found)}
-    to_ask = reconcile.blocks_to_ask(found, stated.value if stated else None, treatment.value if treatment else None, numbers)
+    written = {i: segmentation.numbers_in(note, b) for i, b in enumerate(found)}
+    to_ask = reconcile.blocks_to_ask(found, _value(numbers.total_timed), _value(numbers.total_treatment), written)
     for index, choices in to_ask.items():
         block = found[index]
         options = [str(n) for n in choices]
@@ -196,12 +212,12 @@ def _ask_billed_questions(reader: _Reader, note: NumberedNote, found: list[Block
         )
 
 
-def is_other_document(note: NumberedNote, answers: dict[str, Judgement]) -> bool:
+def is_other_document(note: NumberedNote, billing: list[BillingLine], answers: dict[str, Judgement]) -> bool:
     """Not a daily treatment note that bills therapy: no billing line is written in it, or the model
     is sure it is another kind of document, or leans to it and the document's first lines call it
     a letter, memo, appeal, request, report or instruction (the cue only lowers the bar; the model
     decides)."""
-    if not _billing(note):  # bills nothing: not a daily note that bills therapy (FORMAT.md)
+    if not billing:  # bills nothing: not a daily note that bills therapy (FORMAT.md)
         return True
     judgement = answers.get("doc")
     if judgement is None:
@@ -262,25 +278,21 @@ def _needs_kind(block: Block) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def build_extraction(note: NumberedNote, answers: dict[str, Judgement]) -> Extraction:
+def build_extraction(note: NumberedNote, answers: dict[str, Judgement], numbers: NoteNumbers | None = None) -> Extraction:
     """The grounded extraction from the program's reading of the note plus the model's answers."""
     discrepancies: list[Discrepancy] = []
-    found = segmentation.segment(note)
-    total_timed = _stated_total(note, parsing.find_total_timed, found)
-    total_treatment = _stated_total(note, parsing.find_total_treatment, found)
+    numbers = numbers or NoteNumbers.read(note)
+    found, billing, total_timed, total_treatment = numbers.found, numbers.billing, numbers.total_timed, numbers.total_treatment
     time_in, time_out = _time_in_out(note)
     if total_treatment is None and time_in and time_out:
         minutes = clock.minutes_between(time_in.value, time_out.value)
         if minutes:
             total_treatment = Grounded[int](value=minutes, evidence=time_out.evidence, source="computed")
-    billing = _billing(note)
     model_minutes = {
         int(key.split(":B")[1]) - 1: (None if j.answer == NONE else int(j.answer), j.confidence)
         for key, j in answers.items() if key.startswith("minutes:B")
     }
-    resolutions = reconcile.resolve(
-        found, total_timed.value if total_timed else None, total_treatment.value if total_treatment else None, model_minutes
-    )
+    resolutions = reconcile.resolve(found, _value(total_timed), _value(total_treatment), model_minutes)
     billed_timed = [b.code for b in billing if is_timed(b.code)]
     treatment_blocks, uncertain = _treatment_blocks(note, found, resolutions, answers, discrepancies, billed_timed)
     signature = _signature(note)
@@ -291,7 +303,7 @@ def build_extraction(note: NumberedNote, answers: dict[str, Judgement]) -> Extra
     response = confirmed_lines(note, answers, "response", doubtful)
     goal_lines = confirmed_lines(note, answers, "goal", doubtful)
     return Extraction(
-        document_type="other" if is_other_document(note, answers) else "treatment_note",
+        document_type="other" if is_other_document(note, billing, answers) else "treatment_note",
         date_of_service=Grounded[str](value=dos[0], evidence=_span(note, dos[1], dos[2], "date")) if dos else None,
         discipline=_discipline(note, billing, signature),
         signature=signature,
@@ -350,8 +362,7 @@ def _kind(block: Block, index: int, answers: dict[str, Judgement]) -> tuple[str,
     if judgement is not None:
         sure = judgement.confidence is None or judgement.confidence >= KIND_MIN
         return (judgement.answer if sure else "other"), judgement.confidence
-    info = code_info(block.codes[0]) if len(block.codes) == 1 else None
-    return (info.kind if info and info.kind else "other"), None
+    return (_code_kind(block.codes[0]) if len(block.codes) == 1 else "other"), None
 
 
 def _treatment_blocks(note, found, resolutions, answers, discrepancies, billed_timed: list[str]) -> tuple[list[TreatmentBlock], list[Uncertain]]:
@@ -423,8 +434,7 @@ def _add_summary_minutes(note: NumberedNote, found: list[Block], out: list[Treat
             continue
         for code, minutes in segmentation.summary_minutes(note, block).items():
             if code not in documented and is_timed(code):
-                evidence = _span_evidence(note, block.first, block.last, "minutes")
-                out.append(TreatmentBlock(code=code, minutes=minutes, minutes_source="parser", description=evidence.text, kind=_code_kind(code), evidence=evidence))
+                out.append(_stated_minutes(note, block, code, minutes))
                 documented.add(code)
 
 
@@ -453,8 +463,13 @@ def _apply_corrections(note: NumberedNote, found: list[Block], out: list[Treatme
         if sum(b.minutes or 0 for b in current) != minutes:
             for b in current:
                 b.counted = False
-            evidence = _span_evidence(note, block.first, block.last, "minutes")
-            out.append(TreatmentBlock(code=code, minutes=minutes, minutes_source="parser", description=evidence.text, kind=_code_kind(code), evidence=evidence))
+            out.append(_stated_minutes(note, block, code, minutes))
+
+
+def _stated_minutes(note: NumberedNote, block: Block, code: str, minutes: int) -> TreatmentBlock:
+    """A code's minutes as a summary sentence or a correction states them, evidenced by its lines."""
+    evidence = _span_evidence(note, block.first, block.last, "minutes")
+    return TreatmentBlock(code=code, minutes=minutes, minutes_source="parser", description=evidence.text, kind=_code_kind(code), evidence=evidence)
 
 
 def _code_kind(code: str) -> str:
@@ -524,8 +539,8 @@ def _billing(note: NumberedNote) -> list[BillingLine]:
         line = note.lines[number - 1]
         entries = parsing.parse_billing(segmentation.without_sets(line), reach=_REACH if near else None)
         shared = entries[-1].modifiers if len(entries) > 1 and _ALL_CODES_RE.search(line) else []
-        cells, header = parsing.table_cells(line), segmentation.table_header(note, number)
-        column_units = parsing.table_units(cells, header) if cells and header and header != cells and len(entries) == 1 else None
+        row = segmentation.table_row(note, number)
+        column_units = parsing.table_units(*row) if row and len(entries) == 1 else None
         for entry in entries:
             modifiers = list(dict.fromkeys(entry.modifiers + shared + _continuation_modifiers(note, number) + for_all_lines))
             units = next((u for u in (column_units, entry.units, _row_units(line, entries)) if u is not None), None)
@@ -579,7 +594,7 @@ def _billing_line_candidates(note: NumberedNote) -> list[tuple[int, bool]]:
     billing heading ("CHARGES"), bills what it writes. Elsewhere only units or modifiers written
     next to the code count ("97530-GP x2 (30 min)"), not the repetitions of a description
     ("97530 23 min: sit to stand x10"); a table row with a units column counts too."""
-    headings = [n for n, line in enumerate(note.lines, 1) if _BILLING_WORDS_RE.search(line)]
+    headings = [n for n, line in enumerate(note.lines, 1) if segmentation.BILLING_WORDS_RE.search(line)]
     out: list[tuple[int, bool]] = []
     for number, line in enumerate(note.lines, 1):
         if not parsing.find_codes(line):
@@ -587,8 +602,8 @@ def _billing_line_candidates(note: NumberedNote) -> list[tuple[int, bool]]:
         plain = segmentation.without_sets(line)
         worded = number in headings or _in_charge_list(note, number, headings)
         entries = parsing.parse_billing(plain) if worded else parsing.parse_billing(plain, reach=_REACH)
-        cells, header = parsing.table_cells(line), segmentation.table_header(note, number)
-        column = cells is not None and header is not None and header != cells and parsing.table_units(cells, header) is not None
+        row = segmentation.table_row(note, number)
+        column = row is not None and parsing.table_units(*row) is not None
         if column or any(e.units is not None or e.modifiers for e in entries) or (worded and _row_units(line, entries) is not None):
             out.append((number, not worded))
     return out

@@ -1,8 +1,5 @@
-"""Grounding: find where a piece of text sits in the note. The program computes every offset.
-
-Matching goes exact, then whitespace/case-insensitive, then fuzzy (>= `FUZZY_MIN` similarity);
-the evidence keeps the note's own text at the offsets found, so `note[start:end] == text`
-always holds for a matched span. A quote that is not in the note gets `match="none"`.
+"""Grounding: the note as numbered units, each with its offsets. The program computes every
+offset, so an evidence span always holds `note[start:end] == text`; the model only names units.
 """
 
 from __future__ import annotations
@@ -10,11 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
-
 from reviewer.schema import Evidence
 
-FUZZY_MIN = 90.0
 _WS = re.compile(r"\s+")
 
 
@@ -83,50 +77,6 @@ class NumberedNote:
         start = self.offsets[number - 1] + lead
         stripped = raw.strip()
         return Evidence(text=stripped, start=start, end=start + len(stripped), match="exact", supports=supports)
-
-
-def locate(note: str, quote: str, supports: str = "", *, fuzzy: bool = True) -> Evidence:
-    """Evidence for `quote` in `note`, with offsets and how it matched."""
-    quote = quote.strip()
-    if not quote:
-        return Evidence(text=quote, match="none", supports=supports)
-    start = note.find(quote)
-    if start >= 0:
-        return Evidence(text=quote, start=start, end=start + len(quote), match="exact", supports=supports)
-    span = _normalized_find(note, quote)
-    if span is not None:
-        return Evidence(text=note[span[0] : span[1]], start=span[0], end=span[1], match="normalized", supports=supports)
-    if fuzzy and len(quote) >= 4:
-        alignment = fuzz.partial_ratio_alignment(quote.lower(), note.lower())
-        if alignment is not None and alignment.score >= FUZZY_MIN:
-            s, e = alignment.dest_start, alignment.dest_end
-            return Evidence(text=note[s:e], start=s, end=e, match="fuzzy", supports=supports)
-    return Evidence(text=quote, match="none", supports=supports)
-
-
-def _normalized_find(note: str, quote: str) -> tuple[int, int] | None:
-    """Find `quote` ignoring case and runs of whitespace; offsets refer to the original note."""
-    norm_chars: list[str] = []
-    index_map: list[int] = []
-    previous_space = False
-    for i, ch in enumerate(note):
-        if ch.isspace():
-            if previous_space:
-                continue
-            norm_chars.append(" ")
-            previous_space = True
-        else:
-            norm_chars.append(ch.lower())
-            previous_space = False
-        index_map.append(i)
-    normalized = "".join(norm_chars)
-    needle = _WS.sub(" ", quote).lower()
-    pos = normalized.find(needle)
-    if pos < 0:
-        return None
-    start = index_map[pos]
-    end = index_map[pos + len(needle) - 1] + 1
-    return start, end
 
 
 def _sentences(line: str) -> list[tuple[int, str]]:

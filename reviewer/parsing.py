@@ -184,11 +184,6 @@ def service_name_positions(text: str) -> list[int]:
     return positions + [m.end() for _, _, head in _services() if head for m in [head.match(text)] if m]
 
 
-def clock_ranges(text: str) -> list[tuple[str, str, int]]:
-    """Every clock range in `text` as (start, stop, minutes); see `reviewer.clock`."""
-    return [(r.start, r.stop, r.minutes) for r in clock.find_ranges(text)]
-
-
 def block_minutes_explicit(text: str) -> int | None:
     """The first minute amount written in `text` ("25 min", "x25'", "twenty minutes"); clock ranges aside."""
     text = _DESCRIPTOR_RE.sub(" ", normalize_spoken(text))
@@ -387,21 +382,6 @@ def find_time_in_out(text: str) -> tuple[tuple[str, int, int] | None, tuple[str,
 def _clock_at(match: re.Match, group: int) -> tuple[str, int, int]:
     value = match.group(group).rstrip(" .")
     return value, match.start(group), match.start(group) + len(value)
-
-
-# Passive interventions by name (modalities, passive ROM, massage, rest): a closed vocabulary the
-# program uses to check the model's claim that a line's minutes include passive treatment.
-_PASSIVE_RE = re.compile(
-    r"\b(?:hot\s*pack|cold\s*pack|moist\s*heat|heat|ice|cryo\w*|MHP|CP|HP|e-?stim\w*|electrical\s+stim\w*|TENS|IFC|NMES|"
-    r"ultrasound|US|iontophoresis|paraffin|fluidotherapy|traction|massage|retrograde\s+massage|STM|"
-    r"PROM|passive\s+(?:ROM|range|stretch\w*)|vaso\w*|game\s*ready|whirlpool|laser|diathermy|rest(?:ed|ing)?)\b",
-    re.IGNORECASE,
-)
-
-
-def names_passive_treatment(text: str) -> bool:
-    """Whether `text` names a passive intervention (modality, passive ROM, massage, rest)."""
-    return _PASSIVE_RE.search(text) is not None
 
 
 # What makes a goal measurable: an assistance level, or a number with a unit or count. A deadline

@@ -126,19 +126,19 @@ def _check_restatements(blocks: list[Block], counted: dict[int, str], out: dict[
             )
 
 
+def _counted_minutes(out: dict[int, Resolution], counted: dict[int, str], override: dict[int, int | None]) -> list[int | None]:
+    return [override.get(index, out[index].minutes) for index in counted]
+
+
 def _total_with(out: dict[int, Resolution], counted: dict[int, str], override: dict[int, int | None]) -> int | None:
-    total = 0
-    for index in counted:
-        value = override.get(index, out[index].minutes)
-        if value is None:
-            return None
-        total += value
-    return total
+    """The counted blocks' minutes added up, None while any is unknown."""
+    minutes = _counted_minutes(out, counted, override)
+    return None if None in minutes else sum(minutes)  # type: ignore[arg-type]
 
 
 def _known_total(out: dict[int, Resolution], counted: dict[int, str], override: dict[int, int | None]) -> int:
     """The sum of the counted minutes known so far."""
-    return sum(v for v in (override.get(i, out[i].minutes) for i in counted) if v is not None)
+    return sum(v for v in _counted_minutes(out, counted, override) if v is not None)
 
 
 def _settle_by_total(out, counted, conflicted, stated_total, total_treatment, model) -> None:
@@ -164,11 +164,7 @@ def _settle_by_total(out, counted, conflicted, stated_total, total_treatment, mo
         if value is not None and value in choices and value in allowed:
             out[index] = Resolution(value, "model", True, candidates=choices)
         else:
-            reason = (
-                "the block's witnesses disagree and neither the stated total nor the model settles it"
-                if index in model or not model
-                else "the block's witnesses disagree"
-            )
+            reason = "the block's witnesses disagree and neither the stated total nor the model settles it"
             out[index] = Resolution(None, "none", True, uncertain=reason, candidates=choices)
 
 

@@ -10,6 +10,17 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
 @pytest.fixture
+def fresh_settings(monkeypatch):
+    """Process-wide settings read anew from a clean environment (for tests of the CLI)."""
+    from reviewer.settings import get_settings
+
+    monkeypatch.delenv("REVIEWER_BACKEND", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def dev_note():
     path = CORPUS / "dev" / "notes" / "dev-0001.txt"
     if not path.exists():

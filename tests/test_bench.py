@@ -9,15 +9,9 @@ from conftest import CORPUS
 from typer.testing import CliRunner
 
 from reviewer.cli import app
-from reviewer.settings import get_settings
 
 
-@pytest.fixture(autouse=True)
-def fresh_settings(monkeypatch):
-    monkeypatch.delenv("REVIEWER_BACKEND", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+pytestmark = pytest.mark.usefixtures("fresh_settings")
 
 
 def test_bench_prints_a_row_per_note_and_the_medians(tmp_path):

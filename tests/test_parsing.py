@@ -90,20 +90,6 @@ def test_date_of_service_prefers_the_labelled_date():
     assert value == "03/11/2025"
 
 
-@pytest.mark.parametrize(
-    "text, passive",
-    [
-        ("MHP to lumbar in hooklying x 10 min", True),
-        ("PROM R shoulder flex/abd/ER x 10'; retrograde massage R hand", True),
-        ("Paraffin L hand/wrist 8 min (97018)", True),
-        ("TherAct - 25 min (97530): jar opening, carrying 5# bag", False),
-        ("Usually walks with a cane", False),
-    ],
-)
-def test_passive_treatment_names(text, passive):
-    assert parsing.names_passive_treatment(text) is passive
-
-
 def test_service_names_map_to_codes():
     assert parsing.codes_named("Manual therapy - 12 min") == ["97140"]
     assert parsing.codes_named("Ther ex 10 min, then ther act") == ["97110", "97530"]

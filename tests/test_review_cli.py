@@ -9,17 +9,11 @@ from conftest import CORPUS
 from typer.testing import CliRunner
 
 from reviewer.cli import app
-from reviewer.settings import get_settings
 
 NOTE = CORPUS / "dev" / "notes" / "dev-0001.txt"
 
 
-@pytest.fixture(autouse=True)
-def fresh_settings(monkeypatch):
-    monkeypatch.delenv("REVIEWER_BACKEND", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+pytestmark = pytest.mark.usefixtures("fresh_settings")
 
 
 def run(*args: str):
