@@ -406,7 +406,7 @@ def _treatment_blocks(note, found, resolutions, answers, discrepancies, billed_t
             )
     _add_summary_minutes(note, found, out)
     _apply_corrections(note, found, out)
-    _attribute_uncoded(out, billed_timed)
+    _attribute_uncoded(out, billed_timed, uncertain)
     if group_line is not None and not any(b.group for b in out):  # a group line outside any block: the block after it
         after = [b for b in out if b.evidence and note.line_at(b.evidence.start) and note.line_at(b.evidence.start) > group_line]
         target = after[0] if after else next((b for b in out if b.code == "97530"), None)
@@ -415,14 +415,23 @@ def _treatment_blocks(note, found, resolutions, answers, discrepancies, billed_t
     return out, uncertain
 
 
-def _attribute_uncoded(out: list[TreatmentBlock], billed_timed: list[str]) -> None:
+def _attribute_uncoded(out: list[TreatmentBlock], billed_timed: list[str], uncertain: list[Uncertain]) -> None:
     """One timed code billed and no block naming a code: the note's uncoded active blocks (not
-    passive care, not marked unbilled) are that code's minutes."""
+    passive care, not marked unbilled) are that code's minutes. A block whose witnesses disagree
+    gives uncertain minutes, as a coded one would."""
     if len(billed_timed) != 1 or any(b.code and b.minutes is not None and b.counted for b in out):
         return
     for block in out:
         if block.code is None and block.minutes is not None and block.kind != "passive" and not block.billed_as_not_billed:
             block.code, block.counted = billed_timed[0], True
+            if len(block.minutes_candidates) > 1:
+                uncertain.append(
+                    Uncertain(
+                        field="minutes", code=block.code, candidates=list(block.minutes_candidates), evidence=block.evidence,
+                        reason="the block's witnesses disagree and nothing names its code",
+                    )
+                )
+                block.minutes, block.minutes_source = None, "none"
 
 
 def _add_summary_minutes(note: NumberedNote, found: list[Block], out: list[TreatmentBlock]) -> None:

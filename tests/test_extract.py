@@ -282,6 +282,21 @@ def test_the_stated_total_settles_a_conflict_without_the_model():
     assert report.extraction.minutes_by_code()["97530"] == 23 and "minutes" not in backend.asked
 
 
+UNCODED_CONFLICT_NOTE = """PT Daily Note DOS 04/22/2025 Medicare
+10:00-10:40 balance and transfer practice, 30 min, CGA for sit to stand
+Goals: pt will walk 300 ft with SPC independently in 6 wks
+97530-GP x3
+Wendell O., PT
+"""
+
+
+def test_an_uncoded_block_whose_witnesses_disagree_gives_its_billed_code_uncertain_minutes():
+    report = _review(UNCODED_CONFLICT_NOTE, {"doc": "no", "kind": "functional"})
+    assert [(u.code, u.candidates) for u in report.extraction.uncertain] == [("97530", [30, 40])]
+    assert report.needs_human
+    assert not {"units_exceed_minutes", "units_below_minutes", "timed_minutes_missing", "minutes_total_mismatch"} & set(report.flags)
+
+
 GROUP_NOTE = """PT Daily Note DOS 04/22/2025 Medicare
 O: 10:00–10:40 balance circuit with three other patients; stations for foam stance and reaching.
 Response: 3 rounds, 1 LOB on foam recovered w/ CGA.
