@@ -1,4 +1,4 @@
-"""Run the reviewer on a labelled corpus (../shared/corpus/FORMAT.md) and score it against the gold labels.
+"""Run the reviewer on a labelled corpus (evals/corpora/FORMAT.md) and score it against the gold labels.
 
 Reviews go through the batch machinery and its result store, so each note's raw model output is
 cached: a rerun calls the model only for notes not yet stored, and `rescore_corpus` rebuilds every
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from evals import metrics
+from reviewer.evals import metrics
 from reviewer.backends import ModelBackend
 from reviewer.batch import (
     NoteFile,
@@ -31,10 +31,11 @@ from reviewer.report import ModelInfo, NoteReport
 from reviewer.review import rescore
 from reviewer.rules import RULES_VERSION
 from reviewer import clock
-from reviewer.settings import REPO_ROOT, Settings
+from reviewer.settings import Settings
 from reviewer.store import ResultStore
 
-RESULTS_DIR = REPO_ROOT / "evals" / "results"
+RESULTS_DIR = Path("evals") / "results"  # under the working directory: the repository's when run from it
+CORPORA_DIR = Path(__file__).resolve().parent / "corpora"  # dev, val and styles, shipped with the package
 FIELDS = ("timed_minutes", "total_timed_minutes", "total_treatment_minutes", "billed_units", "correct_units")
 NO_CACHED_OUTPUT = (
     "no cached model output for this note, model and prompt version; run `reviewer eval` without --rescore"
@@ -49,6 +50,7 @@ class EvalError(Exception):
 class LabelledNote:
     note: NoteFile
     gold: dict
+    blocks: list[metrics.SpanBlock] | None = None  # block-level gold (blocks.jsonl), where the corpus has it
 
 
 class EvalResult(BaseModel):
@@ -76,6 +78,19 @@ class EvalResult(BaseModel):
     clean_notes: int = 0  # notes whose gold has no flag
     clean_flagged: int = 0  # of those, notes that got a flag
     needs_human: int = 0  # notes with an uncertain value (sent to a human reading)
+    blocks: metrics.BlockScores | None = None  # component metrics, for corpora with blocks.jsonl
+
+
+def corpus_folder(corpus: str | Path, settings: Settings) -> Path:
+    """A corpus folder given as a path, or by name (`dev`) in `settings.corpora_dir` (default: the
+    corpora shipped with the package)."""
+    path = Path(corpus)
+    if path.is_dir():
+        return path
+    named = Path(settings.corpora_dir or CORPORA_DIR) / str(corpus)
+    if path.parent == Path(".") and named.is_dir():
+        return named
+    raise EvalError(f"{corpus}: no such corpus folder (give a path, or a name in {settings.corpora_dir or CORPORA_DIR})")
 
 
 def load_corpus(corpus: Path) -> list[LabelledNote]:
@@ -84,6 +99,7 @@ def load_corpus(corpus: Path) -> list[LabelledNote]:
     if not labels_path.is_file():
         raise EvalError(f"{corpus}: no labels.jsonl (a corpus is notes/ plus labels.jsonl, see FORMAT.md)")
     notes = []
+    blocks = load_block_gold(corpus)
     for number, line in enumerate(labels_path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -95,12 +111,49 @@ def load_corpus(corpus: Path) -> list[LabelledNote]:
                 payer=label.get("payer"),
                 state=label.get("state"),
             )
-            notes.append(LabelledNote(note=note, gold=label["gold"]))
+            notes.append(LabelledNote(note=note, gold=label["gold"], blocks=blocks.get(label["id"])))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise EvalError(f"{labels_path}:{number}: not a valid label line ({type(exc).__name__}: {exc})") from None
     if not notes:
         raise EvalError(f"{labels_path}: no labels")
     return notes
+
+
+def load_block_gold(corpus: Path) -> dict[str, list[metrics.SpanBlock]]:
+    """`blocks.jsonl` beside the labels: per note, its treatment blocks (see FORMAT.md); {} when absent."""
+    path = Path(corpus) / "blocks.jsonl"
+    if not path.is_file():
+        return {}
+    gold = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            gold[entry["id"]] = [
+                metrics.SpanBlock(first=b["lines"][0], last=b["lines"][1], code=b.get("code"), minutes=b.get("minutes"), kind=b.get("kind"))
+                for b in entry["blocks"]
+            ]
+        except (json.JSONDecodeError, KeyError, TypeError, IndexError, ValueError) as exc:
+            raise EvalError(f"{path}:{number}: not a valid block line ({type(exc).__name__}: {exc})") from None
+    return gold
+
+
+def predicted_blocks(report: NoteReport) -> list[metrics.SpanBlock]:
+    """The treatment blocks of a report (counted ones and services written as not billed; not the
+    restatements) as physical lines of its note."""
+    if report.extraction is None or report.note_text is None:
+        return []
+    text = report.note_text
+    spans = []
+    for block in report.extraction.blocks:
+        evidence = block.evidence
+        if not (block.counted or block.billed_as_not_billed) or evidence is None or evidence.start is None or evidence.end is None:
+            continue
+        first = text.count("\n", 0, evidence.start) + 1
+        last = text.count("\n", 0, max(evidence.start, evidence.end - 1)) + 1
+        spans.append(metrics.SpanBlock(first=first, last=last, code=block.code, minutes=block.minutes, kind=block.kind))
+    return spans
 
 
 def review_corpus(
@@ -221,7 +274,15 @@ def score_run(
         clean_notes=sum(1 for note_id in ids if not gold_flags[note_id]),
         clean_flagged=sum(1 for note_id in ids if not gold_flags[note_id] and note_id in ok and predicted_flags[note_id]),
         needs_human=sum(1 for report in ok.values() if report.needs_human),
+        blocks=_block_scores(corpus, ok),
     )
+
+
+def _block_scores(corpus: list[LabelledNote], ok: dict[str, NoteReport]) -> metrics.BlockScores | None:
+    gold = {labelled.note.note_id: labelled.blocks for labelled in corpus if labelled.blocks is not None}
+    if not gold:
+        return None
+    return metrics.block_scores(gold, {note_id: predicted_blocks(ok[note_id]) for note_id in gold if note_id in ok})
 
 
 def results_name(result: EvalResult) -> str:
@@ -268,6 +329,20 @@ def to_markdown(result: EvalResult) -> str:
     ]
     lines += ["", "| field | correct | accuracy |", "|---|---|---|"]
     lines += [f"| {f.field} | {f.correct}/{f.total} | {_num(f.accuracy)} |" for f in result.fields]
+    if result.blocks:
+        b = result.blocks
+        lines += [
+            "",
+            f"Treatment blocks against the block-level gold ({b.notes} notes, {b.gold_blocks} gold blocks, "
+            f"{b.predicted_blocks} read):",
+            "",
+            "| component | correct | score |",
+            "|---|---|---|",
+            f"| segmentation precision / recall / F1 | {b.matched} found | {_num(b.precision)} / {_num(b.recall)} / {_num(b.f1)} |",
+            f"| minutes per found block | {b.minutes_correct}/{b.minutes_total} | {_num(b.minutes_accuracy)} |",
+            f"| code per found block | {b.code_correct}/{b.code_total} | {_num(b.code_accuracy)} |",
+            f"| kind per found block | {b.kind_correct}/{b.kind_total} | {_num(b.kind_accuracy)} |",
+        ]
     if result.misses:
         lines += ["", "| note | status | missed | raised wrongly | error |", "|---|---|---|---|---|"]
         lines += [

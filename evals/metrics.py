@@ -176,3 +176,91 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
+
+
+class SpanBlock(BaseModel):
+    """A treatment block as physical lines of the note (1-based, inclusive) with what it documents."""
+
+    first: int
+    last: int
+    code: str | None = None
+    minutes: int | None = None
+    kind: str | None = None
+
+
+class BlockScores(BaseModel):
+    """Each part of the reading on its own, against the block-level gold (`blocks.jsonl`).
+
+    A gold block is found when a predicted block shares a line with it (pairs are matched one to one,
+    the largest overlap first, ties to the same code); minutes, code and kind are scored on the found
+    blocks whose gold value is stated.
+    """
+
+    notes: int
+    gold_blocks: int
+    predicted_blocks: int
+    matched: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    minutes_correct: int
+    minutes_total: int
+    minutes_accuracy: float | None
+    code_correct: int
+    code_total: int
+    code_accuracy: float | None
+    kind_correct: int
+    kind_total: int
+    kind_accuracy: float | None
+
+
+def match_blocks(gold: list[SpanBlock], predicted: list[SpanBlock]) -> list[tuple[SpanBlock, SpanBlock]]:
+    """One-to-one pairs of gold and predicted blocks that share a line, the largest overlap first."""
+    candidates = []
+    for g, gold_block in enumerate(gold):
+        for p, predicted_block in enumerate(predicted):
+            overlap = min(gold_block.last, predicted_block.last) - max(gold_block.first, predicted_block.first) + 1
+            if overlap > 0:
+                same_code = gold_block.code is not None and gold_block.code == predicted_block.code
+                spread = abs((gold_block.last - gold_block.first) - (predicted_block.last - predicted_block.first))
+                candidates.append((-overlap, not same_code, spread, g, p))
+    pairs, used_gold, used_predicted = [], set(), set()
+    for *_, g, p in sorted(candidates):
+        if g not in used_gold and p not in used_predicted:
+            used_gold.add(g)
+            used_predicted.add(p)
+            pairs.append((gold[g], predicted[p]))
+    return pairs
+
+
+def block_scores(gold: Mapping[str, list[SpanBlock]], predicted: Mapping[str, list[SpanBlock]]) -> BlockScores:
+    """Segmentation, minutes, code and kind per block over the notes in `gold` (a note without a
+    prediction, e.g. a failed review, predicts no blocks)."""
+    pairs = [pair for note_id, blocks in gold.items() for pair in match_blocks(blocks, predicted.get(note_id, []))]
+    n_gold = sum(len(blocks) for blocks in gold.values())
+    n_predicted = sum(len(predicted.get(note_id, [])) for note_id in gold)
+
+    def accuracy(attribute: str) -> tuple[int, int]:
+        scored = [(getattr(g, attribute), getattr(p, attribute)) for g, p in pairs if getattr(g, attribute) is not None]
+        return sum(1 for want, got in scored if want == got), len(scored)
+
+    (minutes_ok, minutes_n), (code_ok, code_n), (kind_ok, kind_n) = map(accuracy, ("minutes", "code", "kind"))
+    precision, recall = _ratio(len(pairs), n_predicted), _ratio(len(pairs), n_gold)
+    return BlockScores(
+        notes=len(gold),
+        gold_blocks=n_gold,
+        predicted_blocks=n_predicted,
+        matched=len(pairs),
+        precision=precision,
+        recall=recall,
+        f1=_ratio(2 * len(pairs), n_gold + n_predicted),
+        minutes_correct=minutes_ok,
+        minutes_total=minutes_n,
+        minutes_accuracy=_ratio(minutes_ok, minutes_n),
+        code_correct=code_ok,
+        code_total=code_n,
+        code_accuracy=_ratio(code_ok, code_n),
+        kind_correct=kind_ok,
+        kind_total=kind_n,
+        kind_accuracy=_ratio(kind_ok, kind_n),
+    )

@@ -1,4 +1,4 @@
-"""Keep the README's accuracy table current from the committed results (`python -m evals.readme`).
+"""Keep the README's accuracy table current from the committed results (`python -m reviewer.evals.readme`, from the repository root).
 
 The README holds the table between `<!-- eval-table -->` markers; a test checks it matches.
 """
@@ -9,11 +9,11 @@ import json
 import sys
 from pathlib import Path
 
-from evals.harness import RESULTS_DIR
+from reviewer.evals.harness import RESULTS_DIR
 from reviewer.prompts import load_prompt
 from reviewer.settings import Settings
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path("README.md")
 START, END = "<!-- eval-table -->", "<!-- /eval-table -->"
 
 
@@ -22,14 +22,14 @@ BASELINE_PROMPT = "extract-v7"
 BASELINE_CORPORA = ("styles",)
 
 
-def latest_results(prompt_version: str) -> list[dict]:
+def latest_results(prompt_version: str, results_dir: Path = RESULTS_DIR) -> list[dict]:
     """The newest embedded-model result per corpus for this prompt version (dev, val, styles), then
     the baseline of the previous design."""
     order = {"dev": 0, "val": 1, "styles": 2}
     columns = []
     for version, only in ((prompt_version, None), (BASELINE_PROMPT, BASELINE_CORPORA)):
         newest: dict[str, dict] = {}
-        for path in sorted(RESULTS_DIR.glob(f"*_embedded_*_{version}.json")):
+        for path in sorted(results_dir.glob(f"*_embedded_*_{version}.json")):
             result = json.loads(path.read_text(encoding="utf-8"))
             if only is None or result["corpus"] in only:
                 newest[result["corpus"]] = result

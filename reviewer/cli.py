@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 import typer
 
-from reviewer.commands import batch, bench, eval, mac, review, ui, units
+from reviewer.commands import batch, bench, mac, review, ui, units
 
 app = typer.Typer(
     name="reviewer",
@@ -14,5 +16,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _command in (review, units, mac, batch, eval, bench, ui):
+for _command in (review, units, mac, batch, bench, ui):
     _command.register(app)
+
+# Commands that live outside the core library (the eval harness) are mounted through entry points,
+# so `reviewer` never imports them itself.
+for _entry in entry_points(group="reviewer.commands"):
+    _entry.load()(app)

@@ -27,6 +27,18 @@ def payer_profiles() -> dict[str, PayerProfile]:
     return {key: PayerProfile(key=key, **fields) for key, fields in load_yaml("payers.yaml").items()}
 
 
+def payer_keys() -> list[str]:
+    """Every payer a review may name: the profiles of data/payers.yaml, the one list."""
+    return list(payer_profiles())
+
+
+def payer_choice_error(name: str | None) -> str | None:
+    """A one-line message when `name` is not a known payer (None is the configured default)."""
+    if name is None or get_payer(name) is not None:
+        return None
+    return f"--payer must be one of {', '.join(payer_keys())}, not {name!r}"
+
+
 def get_payer(name: str) -> PayerProfile | None:
     """The profile for a payer key ("medicare", "commercial", "aetna", ...); None when unknown."""
     return payer_profiles().get(name.strip().lower().replace(" ", "_").replace("-", "_"))

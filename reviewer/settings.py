@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -10,7 +11,8 @@ from platformdirs import user_cache_dir, user_data_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The prompt templates ship inside the package (the repository's `prompts/` folder, mapped at build time).
+PACKAGED_PROMPTS = Path(str(resources.files("reviewer.prompt_files")))
 
 
 class Settings(BaseSettings):
@@ -37,18 +39,21 @@ class Settings(BaseSettings):
     openai_response_format: Literal["auto", "json_schema", "json_object"] = "auto"
 
     # Replay recordings
-    recordings_dir: Path = REPO_ROOT / "tests" / "recordings"
+    recordings_dir: Path | None = Field(default=None, description="folder of replay recordings (the replay backend and --record need it)")
     record: bool = Field(default=False, description="store every model answer as a replay recording")
     replay_model: str | None = Field(default=None, description="model id of the recordings to replay")
 
-    prompts_dir: Path = REPO_ROOT / "prompts"
+    prompts_dir: Path = PACKAGED_PROMPTS
     prompt_name: str = "extract"
 
     # Review defaults
-    payer: Literal["medicare", "commercial"] = "medicare"
+    payer: str = Field(default="medicare", description="a payer profile of data/payers.yaml")
     state: str | None = None
     max_input_bytes: int = 2_000_000
     max_note_chars: int = 30_000
+
+    # Evaluation: labelled corpora (FORMAT.md); empty means the corpora shipped with the package.
+    corpora_dir: Path | None = None
 
     # Storage
     database_url: str = f"sqlite:///{Path(user_data_dir('reviewer')) / 'reviewer.db'}"

@@ -6,7 +6,15 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+REPO = Path(__file__).resolve().parents[1]
+# The labelled corpora are the project's own (evals/corpora); REVIEWER_CORPORA_DIR points elsewhere.
+CORPUS = Path(os.environ.get("REVIEWER_CORPORA_DIR") or REPO / "evals" / "corpora")
+RESULTS = REPO / "evals" / "results"
+# Third-party public texts stay outside the repository: tests that read them skip where the folder is
+# absent, and fail instead in CI (REVIEWER_REQUIRE_REAL_TEXTS=1).
+REAL_TEXTS = Path(os.environ.get("REVIEWER_REAL_TEXTS_DIR") or REPO.parent / "shared" / "corpus" / "real-mtsamples")
+# The replay recordings are a setting: the tests point it at the project's recordings.
+os.environ.setdefault("REVIEWER_RECORDINGS_DIR", str(REPO / "tests" / "recordings"))
 
 
 @pytest.fixture
@@ -32,6 +40,9 @@ def dev_note():
 # embedded model, PostgreSQL, Chromium, the corpus) is a broken install step, not a pass.
 STRICT = os.environ.get("REVIEWER_STRICT_TESTS") == "1"
 INFRASTRUCTURE = ("llama-cpp-python", "REVIEWER_TEST_POSTGRES_URL", "chromium", "corpus not found")
+REAL_TEXTS_MISSING = "real public texts not found"
+if os.environ.get("REVIEWER_REQUIRE_REAL_TEXTS") == "1":
+    INFRASTRUCTURE += (REAL_TEXTS_MISSING,)
 
 
 @pytest.hookimpl(hookwrapper=True)

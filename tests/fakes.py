@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from reviewer.backends.base import Completion
 
-DEV_0001 = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev" / "notes" / "dev-0001.txt"
+DEV_0001 = Path(__file__).resolve().parents[1] / "evals" / "corpora" / "dev" / "notes" / "dev-0001.txt"
 
 
 # What a good reader answers for dev-0001, by question (prompts/extract.yaml).
@@ -27,11 +27,11 @@ class AnsweringBackend:
 
     def __init__(self, answers: dict[str, str], confidence: float = 0.95):
         from reviewer.prompts import load_prompt
-        from reviewer.settings import REPO_ROOT
+        from reviewer.settings import PACKAGED_PROMPTS
 
         self.answers = answers
         self.confidence = confidence
-        self.questions = load_prompt(REPO_ROOT / "prompts", "extract").questions
+        self.questions = load_prompt(PACKAGED_PROMPTS, "extract").questions
         self.asked: list[str] = []
 
     def question_of(self, messages) -> str:

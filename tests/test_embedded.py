@@ -13,7 +13,9 @@ from reviewer.review import review_text
 from reviewer.settings import Settings
 
 pytestmark = pytest.mark.embedded
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
+from conftest import CORPUS as CORPORA
+
+CORPUS = CORPORA / "dev"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from fakes import first_choice
 from typer.testing import CliRunner
 
-from evals.harness import (
+from reviewer.evals.harness import (
     EvalError,
     LabelledNote,
     load_corpus,
@@ -30,7 +30,9 @@ from reviewer.schema import Evidence, Extraction, Goal, Grounded, TreatmentBlock
 from reviewer.settings import Settings, get_settings
 from reviewer.store import ResultStore, report_key
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev"
+from conftest import CORPUS as CORPORA
+
+CORPUS = CORPORA / "dev"
 NOTE_IDS = ("dev-0001", "dev-0004", "dev-0009")
 INFO = ModelInfo(backend="fake", model="m", prompt_version="p")
 
@@ -186,7 +188,7 @@ def test_score_run_counts_failures_and_lists_misses():
 
 
 def test_write_results_names_files_by_date_corpus_backend_model_and_prompt(tmp_path, monkeypatch):
-    import evals.harness as harness
+    import reviewer.evals.harness as harness
 
     monkeypatch.setattr(harness, "RESULTS_DIR", tmp_path)
     result = score_run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evals import metrics
+from reviewer.evals import metrics
 
 GOLD = {"n1": {"a", "b"}, "n2": {"a"}, "n3": set(), "n4": {"b"}}
 PRED = {"n1": {"a"}, "n2": {"a", "c"}, "n3": set(), "n4": {"b"}}

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from evals.harness import load_corpus
+from reviewer.evals.harness import load_corpus
 from reviewer.findings import Finding
 from reviewer.report import ModelInfo, NoteReport, UnitRow
 from reviewer.schema import BillingLine, Evidence, Extraction, Goal, Grounded, TreatmentBlock

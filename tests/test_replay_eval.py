@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, REPO, RESULTS
 
-from evals.harness import RESULTS_DIR, load_corpus, review_corpus, score_run
+from reviewer.evals.harness import load_corpus, review_corpus, score_run
 from reviewer.backends import get_backend
 from reviewer.batch import model_info
 from reviewer.prompts import load_prompt
@@ -20,11 +20,11 @@ from reviewer.store import ResultStore
 
 
 def published_results(prompt_version: str, corpus: str) -> dict:
-    runs = sorted(RESULTS_DIR.glob(f"*_{corpus}_embedded_*_{prompt_version}.json"))
+    runs = sorted(RESULTS.glob(f"*_{corpus}_embedded_*_{prompt_version}.json"))
     runs = [json.loads(p.read_text()) for p in runs]
     runs = [r for r in runs if r["corpus"] == corpus]
     if not runs:
-        pytest.fail(f"no published {corpus} results of the embedded model for prompt {prompt_version} in {RESULTS_DIR}")
+        pytest.fail(f"no published {corpus} results of the embedded model for prompt {prompt_version} in {RESULTS}")
     return runs[-1]
 
 
@@ -51,10 +51,10 @@ def test_replayed_eval_reproduces_the_published_results(tmp_path: Path, corpus_n
 
 
 def test_readme_table_is_current_with_the_published_results():
-    from evals.readme import README, latest_results, render
+    from reviewer.evals.readme import latest_results, render
 
     version = load_prompt(Settings().prompts_dir, "extract").version
-    results = latest_results(version)
+    results = latest_results(version, RESULTS)
     assert results, f"no published results for prompt {version}"
-    text = README.read_text(encoding="utf-8")
-    assert render(text, results) == text, "run `python -m evals.readme` after publishing results"
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert render(text, results) == text, "run `python -m reviewer.evals.readme` after publishing results"

@@ -1,4 +1,4 @@
-"""Every rule case in reviewer/rules/cases/*.yaml: an extraction in, the rule's findings out."""
+"""Every rule case in tests/rule_cases/*.yaml: an extraction in, the rule's findings out."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from reviewer.findings import Finding
 from reviewer.rules import evaluate
-from reviewer.rules.casebook import RuleCase, build_extraction, load_cases
+from casebook import RuleCase, build_extraction, load_cases
 from reviewer.rules.engine import INTERNAL_ERROR_RULE
 
 CASES = load_cases()

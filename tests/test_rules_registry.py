@@ -11,12 +11,12 @@ import pytest
 from reviewer.findings import FLAGS, Finding
 from reviewer.rules import REGISTRY, RULES_VERSION, Violation, evaluate
 from reviewer.rules.base import Rule
-from reviewer.rules.casebook import build_extraction, case_files, load_cases
+from casebook import build_extraction, case_files, load_cases
 from reviewer.rules.engine import INTERNAL_ERROR_RULE
 from reviewer.rules.score import audit_score, risk_band
 from reviewer.schema import BillingLine, Extraction, TreatmentBlock
 
-FORMAT_MD = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "FORMAT.md"
+FORMAT_MD = Path(__file__).resolve().parents[1] / "evals" / "corpora" / "FORMAT.md"
 CASES = load_cases()
 RULES = sorted(REGISTRY.values(), key=lambda r: r.code)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import signin
+from reviewer.ui import signin
 
 st.set_page_config(page_title="Therapy note reviewer", layout="wide")
 

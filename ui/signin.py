@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import context
+from reviewer.ui import context
 
 _SESSION_USER = "signed_in_as"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from reviewer.backends.base import Completion, ModelBackend, ModelError
 from reviewer.settings import Settings
 
@@ -24,11 +26,17 @@ def get_backend(settings: Settings, name: str | None = None) -> ModelBackend:
     elif choice == "replay":
         from reviewer.backends.replay import ReplayBackend
 
-        return ReplayBackend(settings.recordings_dir, settings.replay_model or MODEL_ID)
+        return ReplayBackend(_recordings_dir(settings), settings.replay_model or MODEL_ID)
     else:
         raise ModelError(f"unknown backend {choice!r} (embedded, openai or replay)")
     if settings.record:
         from reviewer.backends.replay import RecordingBackend
 
-        return RecordingBackend(backend, settings.recordings_dir)
+        return RecordingBackend(backend, _recordings_dir(settings))
     return backend
+
+
+def _recordings_dir(settings: Settings) -> Path:
+    if settings.recordings_dir is None:
+        raise ModelError("replay and recording need a recordings folder: set REVIEWER_RECORDINGS_DIR")
+    return settings.recordings_dir

@@ -16,11 +16,9 @@ from reviewer.backends import ModelError, get_backend
 from reviewer.batch import REMOTE_BACKENDS, batch_reports, discover_notes, run_batch
 from reviewer.batch_outputs import write_batch_outputs
 from reviewer.inputs import InputError
+from reviewer.payers import payer_choice_error
 from reviewer.settings import get_settings
 from reviewer.store import ResultStore
-
-PAYERS = ("medicare", "commercial")
-
 
 def register(app: typer.Typer) -> None:
     app.command("batch")(batch)
@@ -29,7 +27,7 @@ def register(app: typer.Typer) -> None:
 def batch(
     folder: Path = typer.Argument(..., help="folder of notes (.txt, .md, .pdf, .docx; subfolders included)"),
     out: Path = typer.Option(..., "--out", help="folder for results.jsonl, results.csv and summary.html"),
-    payer: Optional[str] = typer.Option(None, help="medicare (CMS total-time) or commercial (per-code)"),
+    payer: Optional[str] = typer.Option(None, help="payer profile from data/payers.yaml: medicare (CMS total-time), commercial (per-code), ..."),
     state: Optional[str] = typer.Option(None, help="two-letter state of the place of service (MAC locality)"),
     backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
     workers: int = typer.Option(1, min=1, max=64, help="concurrent requests (remote openai backend only)"),
@@ -39,8 +37,8 @@ def batch(
 
     Exit status: 0 all notes reviewed, 1 some notes failed (recorded; retried on the next run), 2 usage error.
     """
-    if payer not in (None, *PAYERS):
-        _fail(f"--payer must be medicare or commercial, not {payer!r}")
+    if message := payer_choice_error(payer):
+        _fail(message)
     settings = get_settings()
     if backend:
         settings = settings.model_copy(update={"backend": backend})

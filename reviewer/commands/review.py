@@ -11,6 +11,7 @@ from rich.console import Console
 
 from reviewer.backends import ModelError, get_backend
 from reviewer.inputs import InputError
+from reviewer.payers import payer_choice_error
 from reviewer.report import NoteReport
 from reviewer.review import review_path
 from reviewer.settings import get_settings
@@ -22,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
 def review(
     paths: list[Path] = typer.Argument(..., help="note files (.txt, .md, .pdf, .docx)"),
-    payer: Optional[str] = typer.Option(None, help="medicare (CMS total-time) or commercial (per-code)"),
+    payer: Optional[str] = typer.Option(None, help="payer profile from data/payers.yaml: medicare (CMS total-time), commercial (per-code), ..."),
     state: Optional[str] = typer.Option(None, help="two-letter state of the place of service (MAC locality)"),
     backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per note"),
@@ -33,8 +34,8 @@ def review(
     if record:
         overrides["record"] = True
     settings = get_settings().model_copy(update=overrides)
-    if payer not in (None, "medicare", "commercial"):
-        _fail(f"--payer must be medicare or commercial, not {payer!r}")
+    if message := payer_choice_error(payer):
+        _fail(message)
     console = Console(stderr=False)
     errors = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the terminal width
     try:

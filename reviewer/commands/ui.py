@@ -25,7 +25,7 @@ def ui(
     db: str | None = typer.Option(None, help="Database URL for the queue (default REVIEWER_DATABASE_URL)."),
 ) -> None:
     """Open the reviewer app in the browser: review a note, the batch dashboard and the triage queue."""
-    import ui as ui_package
+    import reviewer.ui as ui_package
     from reviewer.migrations import upgrade
     from reviewer.settings import Settings
 

@@ -8,8 +8,8 @@ import streamlit as st
 
 from reviewer.dashboard import StoreNotFound, batch_totals, filter_rows, flag_counts, load_reports, note_rows, store_url
 from reviewer.providers import provider_patterns
-from ui import context, signin
-from ui.components import show_report
+from reviewer.ui import context, signin
+from reviewer.ui.components import show_report
 
 st.title("Batch dashboard")
 location = st.text_input("Result store (SQLite file or database URL)", value=context.settings().database_url)

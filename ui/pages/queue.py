@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from reviewer.triage import TriageError, corpus_zip, export_overrides
-from ui import context, signin
-from ui.components import show_report
+from reviewer.ui import context, signin
+from reviewer.ui.components import show_report
 
 VIEWS = {"Waiting": ("open", "claimed"), "Decided": ("cleared", "returned", "escalated"), "All": None}
 OUTCOMES = {"cleared": "Clear it", "returned": "Return to the clinician", "escalated": "Escalate"}

@@ -8,11 +8,12 @@ import streamlit as st
 
 from reviewer.backends import ModelError
 from reviewer.inputs import NOTE_SUFFIXES, InputError, read_note_bytes
+from reviewer.payers import payer_keys
 from reviewer.review import review_text
-from ui import context, signin
-from ui.components import show_report
+from reviewer.ui import context, signin
+from reviewer.ui.components import show_report
 
-PAYERS = ["medicare", "commercial"]
+PAYERS = payer_keys()
 
 settings = context.settings()
 st.title("Review a note")

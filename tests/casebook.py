@@ -1,4 +1,4 @@
-"""Rule test cases as data: `rules/cases/<RULECODE>.yaml`, each an extraction in and findings out.
+"""Rule test cases as data: `tests/rule_cases/<RULECODE>.yaml`, each an extraction in and findings out.
 
 A case lists only what it is about; `build_extraction` fills the rest from `CLEAN_NOTE`, a signed,
 consistent Medicare PT note that raises no finding. Shorthands keep the YAML short:
@@ -22,7 +22,7 @@ Case file shape::
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 from itertools import count
 from typing import Any
 
@@ -116,8 +116,8 @@ def _with_evidence(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def case_files() -> dict[str, Any]:
-    """Rule code -> the parsed case file, for every file in rules/cases/."""
-    folder = resources.files(__package__).joinpath("cases")
+    """Rule code -> the parsed case file, for every file in tests/rule_cases/."""
+    folder = Path(__file__).resolve().parent / "rule_cases"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
     return {f.name.removesuffix(".yaml"): yaml.safe_load(f.read_text(encoding="utf-8")) for f in files}
 
@@ -126,6 +126,6 @@ def load_cases() -> list[RuleCase]:
     cases = []
     for code, content in case_files().items():
         if content.get("rule") != code:
-            raise ValueError(f"cases/{code}.yaml declares rule {content.get('rule')!r}")
+            raise ValueError(f"rule_cases/{code}.yaml declares rule {content.get('rule')!r}")
         cases += [RuleCase(rule=code, **case) for case in content.get("cases") or []]
     return cases

@@ -1,4 +1,4 @@
-"""`reviewer eval CORPUS`: accuracy of the reviewer on a labelled corpus (code in `evals/`)."""
+"""`reviewer eval CORPUS`: accuracy of the reviewer on a labelled corpus, mounted into the CLI by entry point."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ def register(app: typer.Typer) -> None:
 
 
 def eval_command(
-    corpus: Path = typer.Argument(..., help="corpus folder: notes/ and labels.jsonl (see FORMAT.md)"),
+    corpus: str = typer.Argument(
+        ..., help="corpus folder (notes/ and labels.jsonl, see FORMAT.md) or the name of a shipped one: dev, val, styles"
+    ),
     backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
     out: Optional[Path] = typer.Option(
         None, help="results JSON (Markdown beside it) [default: evals/results/<date>_<corpus>_<backend>_<model>_<prompt>.json]"
@@ -31,8 +33,9 @@ def eval_command(
     ),
 ) -> None:
     """Score the reviewer against gold labels: per-flag precision/recall/F1, field accuracy, goals, latency."""
-    from evals.harness import (
+    from reviewer.evals.harness import (
         EvalError,
+        corpus_folder,
         load_corpus,
         rescore_corpus,
         review_corpus,
@@ -46,7 +49,8 @@ def eval_command(
     if backend:
         settings = settings.model_copy(update={"backend": backend})
     try:
-        labelled = load_corpus(corpus)
+        folder = corpus_folder(corpus, settings)
+        labelled = load_corpus(folder)
         model = get_backend(settings)
         store = ResultStore(db or settings.database_url)
         if rescore:
@@ -54,7 +58,7 @@ def eval_command(
         else:
             reports = review_corpus(labelled, store=store, backend=model, settings=settings, workers=workers)
         result = score_run(
-            labelled, reports, corpus_name=Path(corpus).resolve().name, model=model_info(model, settings)
+            labelled, reports, corpus_name=folder.resolve().name, model=model_info(model, settings)
         )
         json_path, markdown_path = write_results(result, out)
     except KeyboardInterrupt:

@@ -1,0 +1,1 @@
+"""The prompt templates (YAML) the reader sends to the model; shipped as package data."""
