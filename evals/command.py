@@ -20,11 +20,13 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     corpus: str = typer.Argument(
-        ..., help="corpus folder (notes/ and labels.jsonl, see FORMAT.md) or the name of a shipped one: dev, val, styles"
+        ...,
+        help="corpus folder (notes/ and labels.jsonl, see FORMAT.md) or the name of a shipped one: dev, val, styles",
     ),
     backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
     out: Optional[Path] = typer.Option(
-        None, help="results JSON (Markdown beside it) [default: evals/results/<date>_<corpus>_<backend>_<model>_<prompt>.json]"
+        None,
+        help="results JSON (Markdown beside it) [default: evals/results/<date>_<corpus>_<backend>_<model>_<prompt>.json]",
     ),
     rescore: bool = typer.Option(False, "--rescore", help="re-run the rules on cached model outputs; no model calls"),
     workers: int = typer.Option(1, min=1, max=64, help="concurrent requests (remote openai backend only)"),
@@ -33,6 +35,7 @@ def eval_command(
     ),
 ) -> None:
     """Score the reviewer against gold labels: per-flag precision/recall/F1, field accuracy, goals, latency."""
+    from reviewer.batch import model_info
     from reviewer.evals.harness import (
         EvalError,
         corpus_folder,
@@ -43,7 +46,6 @@ def eval_command(
         to_markdown,
         write_results,
     )
-    from reviewer.batch import model_info
 
     settings = get_settings()
     if backend:
@@ -57,9 +59,7 @@ def eval_command(
             reports = rescore_corpus(labelled, store=store, backend=model, settings=settings)
         else:
             reports = review_corpus(labelled, store=store, backend=model, settings=settings, workers=workers)
-        result = score_run(
-            labelled, reports, corpus_name=folder.resolve().name, model=model_info(model, settings)
-        )
+        result = score_run(labelled, reports, corpus_name=folder.resolve().name, model=model_info(model, settings))
         json_path, markdown_path = write_results(result, out)
     except KeyboardInterrupt:
         _fail("interrupted: finished notes are cached; run the same command again to continue", code=130)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from reviewer.evals import metrics
+from reviewer import clock
 from reviewer.backends import ModelBackend
 from reviewer.batch import (
     NoteFile,
@@ -26,11 +26,11 @@ from reviewer.batch import (
     run_batch,
 )
 from reviewer.codes import is_timed, normalize_code
+from reviewer.evals import metrics
 from reviewer.findings import FLAGS
 from reviewer.report import ModelInfo, NoteReport
 from reviewer.review import rescore
 from reviewer.rules import RULES_VERSION
-from reviewer import clock
 from reviewer.settings import Settings
 from reviewer.store import ResultStore
 
@@ -90,7 +90,9 @@ def corpus_folder(corpus: str | Path, settings: Settings) -> Path:
     named = Path(settings.corpora_dir or CORPORA_DIR) / str(corpus)
     if path.parent == Path(".") and named.is_dir():
         return named
-    raise EvalError(f"{corpus}: no such corpus folder (give a path, or a name in {settings.corpora_dir or CORPORA_DIR})")
+    raise EvalError(
+        f"{corpus}: no such corpus folder (give a path, or a name in {settings.corpora_dir or CORPORA_DIR})"
+    )
 
 
 def load_corpus(corpus: Path) -> list[LabelledNote]:
@@ -131,7 +133,13 @@ def load_block_gold(corpus: Path) -> dict[str, list[metrics.SpanBlock]]:
         try:
             entry = json.loads(line)
             gold[entry["id"]] = [
-                metrics.SpanBlock(first=b["lines"][0], last=b["lines"][1], code=b.get("code"), minutes=b.get("minutes"), kind=b.get("kind"))
+                metrics.SpanBlock(
+                    first=b["lines"][0],
+                    last=b["lines"][1],
+                    code=b.get("code"),
+                    minutes=b.get("minutes"),
+                    kind=b.get("kind"),
+                )
                 for b in entry["blocks"]
             ]
         except (json.JSONDecodeError, KeyError, TypeError, IndexError, ValueError) as exc:
@@ -148,7 +156,12 @@ def predicted_blocks(report: NoteReport) -> list[metrics.SpanBlock]:
     spans = []
     for block in report.extraction.blocks:
         evidence = block.evidence
-        if not (block.counted or block.billed_as_not_billed) or evidence is None or evidence.start is None or evidence.end is None:
+        if (
+            not (block.counted or block.billed_as_not_billed)
+            or evidence is None
+            or evidence.start is None
+            or evidence.end is None
+        ):
             continue
         first = text.count("\n", 0, evidence.start) + 1
         last = text.count("\n", 0, max(evidence.start, evidence.end - 1)) + 1
@@ -272,7 +285,9 @@ def score_run(
         completion_tokens_per_note=metrics.mean(r.timing.completion_tokens for r in present),
         misses=metrics.note_misses(gold_flags, predicted_flags, errors),
         clean_notes=sum(1 for note_id in ids if not gold_flags[note_id]),
-        clean_flagged=sum(1 for note_id in ids if not gold_flags[note_id] and note_id in ok and predicted_flags[note_id]),
+        clean_flagged=sum(
+            1 for note_id in ids if not gold_flags[note_id] and note_id in ok and predicted_flags[note_id]
+        ),
         needs_human=sum(1 for report in ok.values() if report.needs_human),
         blocks=_block_scores(corpus, ok),
     )

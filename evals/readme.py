@@ -51,6 +51,14 @@ def table(results: list[dict]) -> str:
         found = next((f for f in result["fields"] if f["field"] == name), None)
         return "–" if found is None else f"{num(found['accuracy'])} ({found['correct']}/{found['total']})"
 
+    def blocks(result, part):
+        b = result.get("blocks")
+        if not b:
+            return "–"
+        if part == "segmentation":
+            return f"{num(b['precision'])} / {num(b['recall'])} ({b['matched']}/{b['gold_blocks']})"
+        return f"{num(b[part + '_accuracy'])} ({b[part + '_correct']}/{b[part + '_total']})"
+
     rows = [
         ("notes (failed)", lambda r: f"{r['notes']} ({r['failed']})"),
         ("flags micro F1", lambda r: num(r["micro_f1"])),
@@ -62,11 +70,24 @@ def table(results: list[dict]) -> str:
         ("billed units", lambda r: field(r, "billed_units")),
         ("correct units", lambda r: field(r, "correct_units")),
         ("goal recall", lambda r: f"{num(r['goal_recall'])} ({r['goals_found']}/{r['goals_total']})"),
-        ("clean notes with any flag", lambda r: f"{r.get('clean_flagged', '–')}/{r.get('clean_notes', '–')}" if "clean_notes" in r else "–"),
-        ("notes needing a human reading", lambda r: f"{r['needs_human']}/{r['notes'] - r['failed']}" if "needs_human" in r else "–"),
+        (
+            "clean notes with any flag",
+            lambda r: f"{r.get('clean_flagged', '–')}/{r.get('clean_notes', '–')}" if "clean_notes" in r else "–",
+        ),
+        (
+            "notes needing a human reading",
+            lambda r: f"{r['needs_human']}/{r['notes'] - r['failed']}" if "needs_human" in r else "–",
+        ),
+        ("treatment blocks found: precision / recall (block gold)", lambda r: blocks(r, "segmentation")),
+        ("minutes per found block", lambda r: blocks(r, "minutes")),
+        ("code per found block", lambda r: blocks(r, "code")),
+        ("kind per found block", lambda r: blocks(r, "kind")),
         ("evidence spans verified", lambda r: num(r["evidence_verified_share"])),
         ("seconds per note p50 / p95", lambda r: f"{num(r['latency_p50_s'], 1)} / {num(r['latency_p95_s'], 1)}"),
-        ("tokens per note (prompt / output)", lambda r: f"{num(r['prompt_tokens_per_note'], 0)} / {num(r['completion_tokens_per_note'], 0)}"),
+        (
+            "tokens per note (prompt / output)",
+            lambda r: f"{num(r['prompt_tokens_per_note'], 0)} / {num(r['completion_tokens_per_note'], 0)}",
+        ),
     ]
     head = "| metric | " + " | ".join(_column(r) for r in results) + " |"
     lines = [head, "|---" * (len(results) + 1) + "|"]

@@ -108,7 +108,7 @@ def run_batch(
                 backend=backend,
                 settings=settings,
             )
-        except Exception as exc:  # noqa: BLE001 - one note's crash must not stop a batch of hundreds
+        except Exception as exc:
             log.error("note %s crashed the review: %s", item.note.note_id, type(exc).__name__)
             return failed_report(item, f"review crashed: {type(exc).__name__}: {exc}", info)
 
@@ -161,7 +161,9 @@ def failed_report(item: PlannedNote, error: str, info: ModelInfo) -> NoteReport:
     )
 
 
-def _results(todo: list[PlannedNote], review_one, concurrency: int, stop: threading.Event) -> Iterator[tuple[PlannedNote, NoteReport]]:
+def _results(
+    todo: list[PlannedNote], review_one, concurrency: int, stop: threading.Event
+) -> Iterator[tuple[PlannedNote, NoteReport]]:
     """(note, report) pairs as they finish; concurrent requests only for remote backends. Once
     `stop` is set no note is started; the ones under way still finish and are yielded."""
     if concurrency == 1:

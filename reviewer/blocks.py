@@ -12,21 +12,30 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from reviewer import clock, parsing
 from reviewer.grounding import NumberedNote
 
 # A number standing at the end of a unit after leader dots or a wide gap: a minutes column
 # ("bus-step simulation ..... 9", "THER EX ...  14 min").
-_LEADER_RE = re.compile(r"(?:\.{2,}|…+|_{2,}|\s{3,}|\t|\s[—–]\s*(?=\())\s*\(?(\d{1,3})\)?\s*(?:min(?:utes?|s)?\.?|'|m)?\s*$", re.IGNORECASE)
+_LEADER_RE = re.compile(
+    r"(?:\.{2,}|…+|_{2,}|\s{3,}|\t|\s[—–]\s*(?=\())\s*\(?(\d{1,3})\)?\s*(?:min(?:utes?|s)?\.?|'|m)?\s*$", re.IGNORECASE
+)
 # "Min: 32", "Minutes : 25", "Min 10", "Time: 12 min"
-_FIELD_RE = re.compile(r"(?<![A-Za-z])(?<!timed )(?<!total )(?<!tx )(?:min(?:utes?|s)?|time)\s*[:=]?\s*(\d{1,3})(?![\d:/])", re.IGNORECASE)
-_FIELD_LINE_RE = re.compile(r"^\s*(?:min(?:utes?|s)?|time)\s*(?:\(min\))?\s*[:=.]+\s*(\d{1,3})(?![\d:/])", re.IGNORECASE)
+_FIELD_RE = re.compile(
+    r"(?<![A-Za-z])(?<!timed )(?<!total )(?<!tx )(?:min(?:utes?|s)?|time)\s*[:=]?\s*(\d{1,3})(?![\d:/])", re.IGNORECASE
+)
+_FIELD_LINE_RE = re.compile(
+    r"^\s*(?:min(?:utes?|s)?|time)\s*(?:\(min\))?\s*[:=.]+\s*(\d{1,3})(?![\d:/])", re.IGNORECASE
+)
 _SUBTOTAL_RE = re.compile(r"\b(?:sub-?total|total)\b", re.IGNORECASE)
 _SUB_ITEM_RE = re.compile(r"^\s*(?:[a-z][.)]|\(?[ivx]+\)|[-*•·◦▪]|\d{1,2}[.)])\s+", re.IGNORECASE)
 _SECTION_RE = re.compile(r"^\s*(?:[A-Z]|[A-Za-z][A-Za-z /&'-]{1,28})\s*:(?!\d)")
 _UNCHECKED_RE = re.compile(r"^\s*(?:\[\s\]|☐|□)")
-_NOT_BILLED_RE = re.compile(r"not\s+billed|no\s+charge|unbilled|not\s+charged|non-?billable|not\s+counted", re.IGNORECASE)
+_NOT_BILLED_RE = re.compile(
+    r"not\s+billed|no\s+charge|unbilled|not\s+charged|non-?billable|not\s+counted", re.IGNORECASE
+)
 BILLING_WORDS_RE = re.compile(r"\bunits?\b|\bbill(?:ed|ing)?\b|\bcharges?\b|\bCPT\s*:|\bqty\b", re.IGNORECASE)
 _ENDS_SENTENCE_RE = re.compile(r"[.!?:;]\s*$")
 # a number that names something other than minutes: units, repetitions, weights, distances, scores
@@ -134,7 +143,9 @@ def _closed_item(note: NumberedNote, block: Block, number: int) -> bool:
     line, head = note.lines[number - 1], note.lines[block.first - 1]
     if is_total_unit(line) or is_charge_unit(line):
         return False
-    return bool(_LEADER_RE.search(line) and _LEADER_RE.search(note.lines[number - 2]) and _indent(line) <= _indent(head))
+    return bool(
+        _LEADER_RE.search(line) and _LEADER_RE.search(note.lines[number - 2]) and _indent(line) <= _indent(head)
+    )
 
 
 def _sub_line(note: NumberedNote, block: Block, number: int) -> bool:
@@ -179,7 +190,9 @@ def _subtotal_of(note: NumberedNote, block: Block, number: int) -> bool:
     return bool(_SUBTOTAL_RE.search(line) and codes and set(codes) <= set(block.codes))
 
 
-_STAMP_RE = re.compile(r"^\s*\[?(\d{1,2}:?\d{2}\s*(?:[ap]\.?m?\.?)?)\]?(?!\s*(?:-|–|—|to)\s*\d)(?=\s|[▸>|:-])", re.IGNORECASE)
+_STAMP_RE = re.compile(
+    r"^\s*\[?(\d{1,2}:?\d{2}\s*(?:[ap]\.?m?\.?)?)\]?(?!\s*(?:-|–|—|to)\s*\d)(?=\s|[▸>|:-])", re.IGNORECASE
+)
 MAX_LOG_STEP = 120  # minutes from one log entry to the next
 
 
@@ -193,7 +206,7 @@ def log_stamps(note: NumberedNote) -> dict[int, int]:
         if value is not None:
             stamps[number] = value
     values = list(stamps.values())
-    increasing = all(0 < b - a <= MAX_LOG_STEP for a, b in zip(values, values[1:]))
+    increasing = all(0 < b - a <= MAX_LOG_STEP for a, b in pairwise(values))
     return stamps if len(stamps) >= 2 and increasing else {}
 
 
@@ -217,8 +230,12 @@ def segment(note: NumberedNote) -> list[Block]:
         elif _opens_block(note, number):
             codes = parsing.find_codes(line)
             current = Block(
-                first=number, last=number, codes=codes or parsing.codes_named(line)[:2], role=_role(line),
-                charge_row=bool(codes) and any(e.units is not None or e.modifiers for e in parsing.parse_billing(without_sets(line))),
+                first=number,
+                last=number,
+                codes=codes or parsing.codes_named(line)[:2],
+                role=_role(line),
+                charge_row=bool(codes)
+                and any(e.units is not None or e.modifiers for e in parsing.parse_billing(without_sets(line))),
                 on_total=is_total_unit(line),
             )
             blocks.append(current)

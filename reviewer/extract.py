@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
+from typing import TypeVar
 
 from reviewer import blocks as segmentation
 from reviewer import clock, parsing, reconcile
@@ -25,6 +27,7 @@ from reviewer.data import load_yaml
 from reviewer.grounding import NumberedNote
 from reviewer.prompts import PromptTemplate
 from reviewer.schema import (
+    ActivityKind,
     BillingLine,
     Clinician,
     Discrepancy,
@@ -41,8 +44,9 @@ from reviewer.schema import (
 ABSENT_MIN = 0.6  # a "none" answer this sure, with no line to check, calls an element absent
 OTHER_DOC_MIN = 0.85  # P(not a daily note) at which the model alone decides
 OTHER_DOC_TITLED_MIN = 0.7  # ... and at which it decides when the first lines name another document type
-TITLE_LINES = 6
-KIND_MIN = 0.7  # a kind this sure is taken; below it the block's kind is "other" (no flag)
+TITLE_LINES = 10  # "the first lines": a letterhead (name, address, date, addressee) comes before "RE:"
+KIND_MIN = 0.6  # a kind this sure is taken; below it the block's kind is "other" (no flag)
+NON_FUNCTIONAL_KINDS = ("exercise", "balance", "gait", "manual", "passive")  # need a second witness
 # P(yes) at which the model confirms that a line shows the element (goal, skill, ...).
 CHECK_MIN = {"goal": 0.6, "skill": 0.6, "response": 0.7, "group": 0.7, "passive": 0.6}
 CHECKS_PER_ELEMENT = 2
@@ -56,8 +60,13 @@ _GOAL_PREFIX_RE = re.compile(
 )
 _LIST_ITEM_RE = re.compile(r"^\s*(?:\(?\d{1,2}[.)—–-]|[-*•·]|[a-z][.)]|STG|LTG)\s*", re.IGNORECASE)
 _ALL_CODES_RE = re.compile(r"\b(?:both|all|each|every)\b", re.IGNORECASE)
-_ASSISTANT_WORD_RE = re.compile(r"\b(?:therapy|therapist|physical therapist|occupational therapy|occupational therapist)\s+assistant\b", re.IGNORECASE)
-_PROVIDER_HINT_RE = re.compile(r"sign|treated|seen|provided|performed|furnished|therapist|clinician|dictat|by\s", re.IGNORECASE)
+_ASSISTANT_WORD_RE = re.compile(
+    r"\b(?:therapy|therapist|physical therapist|occupational therapy|occupational therapist)\s+assistant\b",
+    re.IGNORECASE,
+)
+_PROVIDER_HINT_RE = re.compile(
+    r"sign|treated|seen|provided|performed|furnished|therapist|clinician|dictat|by\s", re.IGNORECASE
+)
 _SIGNATURE_HINT_RE = re.compile(r"sign|electronically|e-signed|/s/", re.IGNORECASE)
 _MODIFIER_LINE_RE = re.compile(r"\bmod(?:ifier)?s?\b", re.IGNORECASE)
 _ALL_LINES_RE = re.compile(r"\b(?:all|each|every)\s+(?:billed\s+)?(?:lines?|codes?|services?)\b", re.IGNORECASE)
@@ -93,8 +102,14 @@ class _Reader:
     attempts: int = 1
 
     def ask(
-        self, key: str, question: str, choices: list[str], messages: list[dict[str, str]] | None = None,
-        presence: bool = False, probability_of: str | None = None, **fields,
+        self,
+        key: str,
+        question: str,
+        choices: list[str],
+        messages: list[dict[str, str]] | None = None,
+        presence: bool = False,
+        probability_of: str | None = None,
+        **fields,
     ) -> Judgement:
         messages = messages or self.prompt.messages(self.context, question, **fields)
         schema = choice_schema(choices)
@@ -150,7 +165,12 @@ class NoteNumbers:
     @classmethod
     def read(cls, note: NumberedNote) -> NoteNumbers:
         found = segmentation.segment(note)
-        return cls(found, _billing(note), _stated_total(note, parsing.find_total_timed, found), _stated_total(note, parsing.find_total_treatment, found))
+        return cls(
+            found,
+            _billing(note),
+            _stated_total(note, parsing.find_total_timed, found),
+            _stated_total(note, parsing.find_total_treatment, found),
+        )
 
 
 def extract(text: str, backend: ModelBackend, prompt: PromptTemplate) -> ExtractionResult:
@@ -160,7 +180,9 @@ def extract(text: str, backend: ModelBackend, prompt: PromptTemplate) -> Extract
     reader = _Reader(backend, prompt, render_context(note))
     started = time.perf_counter()
     lines = [NONE] + [str(n) for n in range(1, len(note.lines) + 1)]
-    reader.ask("doc", "doc", ["no", "yes"], probability_of="yes")  # "no": a daily note (the first question of every review)
+    reader.ask(
+        "doc", "doc", ["no", "yes"], probability_of="yes"
+    )  # "no": a daily note (the first question of every review)
     if not is_other_document(note, numbers.billing, reader.answers):
         for key in ("goal", "skill", "response"):
             _check_element(reader, note, key, cue_lines(note, key), lines)
@@ -187,7 +209,10 @@ def _value(total: Grounded[int] | None) -> int | None:
     return total.value if total else None
 
 
-def _sum(values) -> int | float | None:
+_Number = TypeVar("_Number", int, float)
+
+
+def _sum(values: Iterable[_Number | None]) -> _Number | None:
     present = [v for v in values if v is not None]
     return sum(present) if present else None
 
@@ -200,15 +225,26 @@ def _ask_billed_questions(reader: _Reader, note: NumberedNote, numbers: NoteNumb
     _check_element(reader, note, "passive", [n for n in cue_lines(note, "passive") if n in timed_units], lines)
     for index, block in enumerate(found, 1):
         if _needs_kind(block):
-            reader.ask(f"kind:B{index}", "kind", KINDS, first=block.first, last=block.last, text=quote_span(note, block.first, block.last))
+            reader.ask(
+                f"kind:B{index}",
+                "kind",
+                KINDS,
+                first=block.first,
+                last=block.last,
+                text=quote_span(note, block.first, block.last),
+            )
     written = {i: segmentation.numbers_in(note, b) for i, b in enumerate(found)}
     to_ask = reconcile.blocks_to_ask(found, _value(numbers.total_timed), _value(numbers.total_treatment), written)
     for index, choices in to_ask.items():
         block = found[index]
         options = [str(n) for n in choices]
         reader.ask(
-            f"minutes:B{index + 1}", "minutes", options + [NONE],
-            first=block.first, last=block.last, options=", ".join(options),
+            f"minutes:B{index + 1}",
+            "minutes",
+            options + [NONE],
+            first=block.first,
+            last=block.last,
+            options=", ".join(options),
         )
 
 
@@ -236,7 +272,10 @@ def cue_lines(note: NumberedNote, key: str) -> list[int]:
 
 @cache
 def _cue_patterns() -> dict[str, list[re.Pattern]]:
-    return {key: [re.compile(p, re.IGNORECASE) for p in patterns] for key, patterns in load_yaml("cues.yaml")["cues"].items()}
+    return {
+        key: [re.compile(p, re.IGNORECASE) for p in patterns]
+        for key, patterns in load_yaml("cues.yaml")["cues"].items()
+    }
 
 
 def _check_element(reader: _Reader, note: NumberedNote, key: str, suggested: list[int], lines: list[str]) -> None:
@@ -249,7 +288,12 @@ def _check_element(reader: _Reader, note: NumberedNote, key: str, suggested: lis
         candidates = [] if pick.answer == NONE else [int(pick.answer)]
     for number in candidates:
         check = reader.ask(
-            f"{key}_check:{number}", f"{key}_check", ["yes", "no"], probability_of="yes", line=number, text=quote(note, number)
+            f"{key}_check:{number}",
+            f"{key}_check",
+            ["yes", "no"],
+            probability_of="yes",
+            line=number,
+            text=quote(note, number),
         )
         if (check.confidence or 0) >= CHECK_MIN[key]:
             break
@@ -278,11 +322,18 @@ def _needs_kind(block: Block) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def build_extraction(note: NumberedNote, answers: dict[str, Judgement], numbers: NoteNumbers | None = None) -> Extraction:
+def build_extraction(
+    note: NumberedNote, answers: dict[str, Judgement], numbers: NoteNumbers | None = None
+) -> Extraction:
     """The grounded extraction from the program's reading of the note plus the model's answers."""
     discrepancies: list[Discrepancy] = []
     numbers = numbers or NoteNumbers.read(note)
-    found, billing, total_timed, total_treatment = numbers.found, numbers.billing, numbers.total_timed, numbers.total_treatment
+    found, billing, total_timed, total_treatment = (
+        numbers.found,
+        numbers.billing,
+        numbers.total_timed,
+        numbers.total_treatment,
+    )
     time_in, time_out = _time_in_out(note)
     if total_treatment is None and time_in and time_out:
         minutes = clock.minutes_between(time_in.value, time_out.value)
@@ -290,7 +341,8 @@ def build_extraction(note: NumberedNote, answers: dict[str, Judgement], numbers:
             total_treatment = Grounded[int](value=minutes, evidence=time_out.evidence, source="computed")
     model_minutes = {
         int(key.split(":B")[1]) - 1: (None if j.answer == NONE else int(j.answer), j.confidence)
-        for key, j in answers.items() if key.startswith("minutes:B")
+        for key, j in answers.items()
+        if key.startswith("minutes:B")
     }
     resolutions = reconcile.resolve(found, _value(total_timed), _value(total_treatment), model_minutes)
     billed_timed = [b.code for b in billing if is_timed(b.code)]
@@ -318,10 +370,11 @@ def build_extraction(note: NumberedNote, answers: dict[str, Judgement], numbers:
         time_out=time_out,
         billing=billing,
         group_evidence=next((note.line_evidence(n, "group") for n in confirmed_lines(note, answers, "group")), None),
-        skilled_justification=[note.line_evidence(n, "skill") for n in skill],
-        patient_response=[note.line_evidence(n, "response") for n in response],
+        skilled_justification=[_line_evidence(note, n, "skill") for n in skill],
+        patient_response=[_line_evidence(note, n, "response") for n in response],
         outcome_measures=[
-            Grounded[str](value=name, evidence=_span(note, start, end, "outcome")) for name, start, end in parsing.find_outcome_measures(note.text)
+            Grounded[str](value=name, evidence=_span(note, start, end, "outcome"))
+            for name, start, end in parsing.find_outcome_measures(note.text)
         ],
         discrepancies=discrepancies,
         uncertain=uncertain,
@@ -340,79 +393,188 @@ def raw_to_extraction(text: str, raw_output: str) -> Extraction:
     return build_extraction(NumberedNote.from_text(text), answers)
 
 
-def confirmed_lines(note: NumberedNote, answers: dict[str, Judgement], key: str, doubtful: list[str] | None = None) -> list[int]:
+def confirmed_lines(
+    note: NumberedNote, answers: dict[str, Judgement], key: str, doubtful: list[str] | None = None
+) -> list[int]:
     """The lines the model confirmed show an element. With no line to check, a sure "none" makes
     the element absent and an unsure one doubtful (no flag on it)."""
     checks = {int(k.rsplit(":", 1)[1]): j for k, j in answers.items() if k.startswith(f"{key}_check:")}
     confirmed = [n for n, j in checks.items() if (j.confidence or 0) >= CHECK_MIN[key] and note.has_line(n)]
     pick = answers.get(key)
-    if not checks and pick is not None and pick.answer == NONE and (pick.confidence or 1) < ABSENT_MIN and doubtful is not None:
+    if (
+        not checks
+        and pick is not None
+        and pick.answer == NONE
+        and (pick.confidence or 1) < ABSENT_MIN
+        and doubtful is not None
+    ):
         doubtful.append(key)
     return sorted(confirmed)
 
 
+def witnessed_lines(note: NumberedNote, lines: list[int], key: str, discrepancies: list[Discrepancy]) -> list[int]:
+    """The confirmed lines that also name the element in their own words (its cue vocabulary): for
+    an element that raises a billing flag, the model's yes on a line that names none of it is a
+    disagreement of the witnesses, shown and not counted."""
+    patterns = _cue_patterns()[key]
+    named = [n for n in lines if any(p.search(note.lines[n - 1]) for p in patterns)]
+    discrepancies += [
+        Discrepancy(field=key, parser="the line names none of it", model=f"line {n}", chosen=None, line=n)
+        for n in lines
+        if n not in named
+    ]
+    return named
+
+
+def _line_evidence(note: NumberedNote, number: int, supports: str = "") -> Evidence:
+    """The evidence of a line known to be in the note (a confirmed line, a block's or a goal list's)."""
+    evidence = note.line_evidence(number, supports)
+    if evidence is None:
+        raise ValueError(f"line {number} is not in the note")
+    return evidence
+
+
 def _span_evidence(note: NumberedNote, first: int, last: int, supports: str) -> Evidence:
-    start = note.line_evidence(first).start
-    end = note.line_evidence(last).end
+    start = _line_evidence(note, first).start
+    end = _line_evidence(note, last).end
     return Evidence(text=note.text[start:end], start=start, end=end, match="exact", supports=supports)
 
 
-def _kind(block: Block, index: int, answers: dict[str, Judgement]) -> tuple[str, float | None]:
+def _kind(
+    note: NumberedNote, block: Block, index: int, answers: dict[str, Judgement], discrepancies: list[Discrepancy]
+) -> tuple[str, float | None]:
+    """The model's kind of a block it was asked about, when it is sure; a non-functional kind also
+    needs the block's own words to name isolated care and no functional task (`activity_witness`),
+    or the witnesses disagree: the kind stays unjudged and the disagreement is shown."""
     judgement = answers.get(f"kind:B{index + 1}")
-    if judgement is not None:
-        sure = judgement.confidence is None or judgement.confidence >= KIND_MIN
-        return (judgement.answer if sure else "other"), judgement.confidence
-    return (_code_kind(block.codes[0]) if len(block.codes) == 1 else "other"), None
+    if judgement is None:
+        return (_code_kind(block.codes[0]) if len(block.codes) == 1 else "other"), None
+    if judgement.confidence is not None and judgement.confidence < KIND_MIN:
+        return "other", judgement.confidence
+    if judgement.answer in NON_FUNCTIONAL_KINDS:
+        witness = activity_witness(note, block)
+        if witness != "isolated":
+            discrepancies.append(
+                Discrepancy(
+                    field="block.kind",
+                    parser=witness or "names neither a functional task nor isolated care",
+                    model=judgement.answer,
+                    chosen=None,
+                    line=block.first,
+                )
+            )
+            return "other", judgement.confidence
+    return judgement.answer, judgement.confidence
 
 
-def _treatment_blocks(note, found, resolutions, answers, discrepancies, billed_timed: list[str]) -> tuple[list[TreatmentBlock], list[Uncertain]]:
+def activity_witness(note: NumberedNote, block: Block) -> str | None:
+    """What the block's lines name: "functional" (a functional task, the 97530 descriptor's
+    examples), "isolated" (only isolated exercise, drills, manual or passive care), or None."""
+    text = " ".join(note.lines[number - 1] for number in range(block.first, block.last + 1))
+    patterns = _cue_patterns()
+    if any(p.search(text) for p in patterns["functional_task"]):
+        return "functional"
+    if any(p.search(text) for p in patterns["isolated_care"]):
+        return "isolated"
+    return None
+
+
+def _treatment_blocks(
+    note, found, resolutions, answers, discrepancies, billed_timed: list[str]
+) -> tuple[list[TreatmentBlock], list[Uncertain]]:
     group_line = next(iter(confirmed_lines(note, answers, "group")), None)
-    passive_line = next(iter(confirmed_lines(note, answers, "passive")), None)
+    passive_line = next(
+        iter(witnessed_lines(note, confirmed_lines(note, answers, "passive"), "passive", discrepancies)), None
+    )
     out: list[TreatmentBlock] = []
     uncertain: list[Uncertain] = []
     for index, block in enumerate(found):
         resolution = resolutions[index]
         evidence = _span_evidence(note, block.first, block.last, "activity")
-        kind, kind_confidence = _kind(block, index, answers)
-        contains = lambda line: line is not None and block.first <= line <= block.last  # noqa: E731
+        kind, kind_confidence = _kind(note, block, index, answers, discrepancies)
+        contains = partial(_within, block)
+        assistant_named, assistant_minutes = parsing.assistant_minutes(evidence.text)
         common = dict(
-            description=evidence.text, kind=kind, kind_confidence=kind_confidence, evidence=evidence,
-            billed_as_not_billed=block.not_billed, start_time=block.start_time, stop_time=block.stop_time,
-            group=contains(group_line), minutes_candidates=block.values(),
+            assistant_named=assistant_named,
+            assistant_minutes=assistant_minutes,
+            description=evidence.text,
+            kind=kind,
+            kind_confidence=kind_confidence,
+            evidence=evidence,
+            billed_as_not_billed=block.not_billed,
+            start_time=block.start_time,
+            stop_time=block.stop_time,
+            group=contains(group_line),
+            minutes_candidates=block.values(),
         )
         pair = segmentation.table_minutes_pair(note, block.first) if len(block.codes) > 1 else []
         if len(block.codes) > 1 and len(pair) == len(block.codes):  # one table row, one cell per code
             for code, minutes in zip(block.codes, pair):
-                out.append(TreatmentBlock(code=code, minutes=minutes, minutes_source="parser", **{**common, "kind": _code_kind(code)}))
+                out.append(
+                    TreatmentBlock(
+                        code=code, minutes=minutes, minutes_source="parser", **{**common, "kind": _code_kind(code)}
+                    )
+                )
             continue
         code = block.codes[0] if block.codes else None
         if resolution.source == "model" and resolution.minutes is not None:
-            discrepancies.append(Discrepancy(field="block.minutes", parser="/".join(map(str, block.values())) or None, model=str(resolution.minutes), chosen=str(resolution.minutes), line=block.first))
+            discrepancies.append(
+                Discrepancy(
+                    field="block.minutes",
+                    parser="/".join(map(str, block.values())) or None,
+                    model=str(resolution.minutes),
+                    chosen=str(resolution.minutes),
+                    line=block.first,
+                )
+            )
         elif resolution.source == "total":
-            discrepancies.append(Discrepancy(field="block.minutes", parser="/".join(map(str, block.values())), model=None, chosen=f"{resolution.minutes} (fits the stated total)", line=block.first))
+            discrepancies.append(
+                Discrepancy(
+                    field="block.minutes",
+                    parser="/".join(map(str, block.values())),
+                    model=None,
+                    chosen=f"{resolution.minutes} (fits the stated total)",
+                    line=block.first,
+                )
+            )
         out.append(
             TreatmentBlock(
                 code=code,
                 minutes=resolution.minutes,
                 minutes_source=resolution.source if resolution.minutes is not None else "none",
                 counted=resolution.counted and len(block.codes) <= 1,
+                charge_restatement=block.charge_row and not resolution.counted,
                 includes_passive=kind == "passive" or (contains(passive_line) and code is not None and is_timed(code)),
                 **common,
             )
         )
         if resolution.uncertain and resolution.counted:
             uncertain.append(
-                Uncertain(field="minutes", code=code, reason=resolution.uncertain, candidates=list(resolution.candidates), evidence=evidence)
+                Uncertain(
+                    field="minutes",
+                    code=code,
+                    reason=resolution.uncertain,
+                    candidates=list(resolution.candidates),
+                    evidence=evidence,
+                )
             )
     _add_summary_minutes(note, found, out)
     _apply_corrections(note, found, out)
     _attribute_uncoded(out, billed_timed, uncertain)
     if group_line is not None and not any(b.group for b in out):  # a group line outside any block: the block after it
-        after = [b for b in out if b.evidence and note.line_at(b.evidence.start) and note.line_at(b.evidence.start) > group_line]
+        after = [
+            b
+            for b in out
+            if b.evidence and note.line_at(b.evidence.start) and note.line_at(b.evidence.start) > group_line
+        ]
         target = after[0] if after else next((b for b in out if b.code == "97530"), None)
         if target is not None:
             target.group = True
     return out, uncertain
+
+
+def _within(block: Block, line: int | None) -> bool:
+    return line is not None and block.first <= line <= block.last
 
 
 def _attribute_uncoded(out: list[TreatmentBlock], billed_timed: list[str], uncertain: list[Uncertain]) -> None:
@@ -422,12 +584,20 @@ def _attribute_uncoded(out: list[TreatmentBlock], billed_timed: list[str], uncer
     if len(billed_timed) != 1 or any(b.code and b.minutes is not None and b.counted for b in out):
         return
     for block in out:
-        if block.code is None and block.minutes is not None and block.kind != "passive" and not block.billed_as_not_billed:
+        if (
+            block.code is None
+            and block.minutes is not None
+            and block.kind != "passive"
+            and not block.billed_as_not_billed
+        ):
             block.code, block.counted = billed_timed[0], True
             if len(block.minutes_candidates) > 1:
                 uncertain.append(
                     Uncertain(
-                        field="minutes", code=block.code, candidates=list(block.minutes_candidates), evidence=block.evidence,
+                        field="minutes",
+                        code=block.code,
+                        candidates=list(block.minutes_candidates),
+                        evidence=block.evidence,
                         reason="the block's witnesses disagree and nothing names its code",
                     )
                 )
@@ -466,9 +636,9 @@ def _apply_corrections(note: NumberedNote, found: list[Block], out: list[Treatme
                     corrected[code] = (minutes, block)
     for code, (minutes, block) in corrected.items():
         for earlier in out:
-            if earlier.code == code and earlier.evidence and earlier.evidence.start < offset:
+            if earlier.code == code and _starts_before(earlier, offset):
                 earlier.counted = False
-        current = [b for b in out if b.code == code and b.counted and b.evidence and b.evidence.start >= offset]
+        current = [b for b in out if b.code == code and b.counted and _starts_from(b, offset)]
         if sum(b.minutes or 0 for b in current) != minutes:
             for b in current:
                 b.counted = False
@@ -478,10 +648,17 @@ def _apply_corrections(note: NumberedNote, found: list[Block], out: list[Treatme
 def _stated_minutes(note: NumberedNote, block: Block, code: str, minutes: int) -> TreatmentBlock:
     """A code's minutes as a summary sentence or a correction states them, evidenced by its lines."""
     evidence = _span_evidence(note, block.first, block.last, "minutes")
-    return TreatmentBlock(code=code, minutes=minutes, minutes_source="parser", description=evidence.text, kind=_code_kind(code), evidence=evidence)
+    return TreatmentBlock(
+        code=code,
+        minutes=minutes,
+        minutes_source="parser",
+        description=evidence.text,
+        kind=_code_kind(code),
+        evidence=evidence,
+    )
 
 
-def _code_kind(code: str) -> str:
+def _code_kind(code: str) -> ActivityKind:
     info = code_info(code)
     return info.kind if info and info.kind else "other"
 
@@ -494,7 +671,7 @@ def _goals(note: NumberedNote, lines: list[int]) -> list[Goal]:
     """The goal line the model named and the goal-list items that follow it."""
     goals: list[Goal] = []
     for number in _goal_list(note, lines[0]) if lines else []:
-        evidence = note.line_evidence(number, "goal")
+        evidence = _line_evidence(note, number, "goal")
         text = _GOAL_PREFIX_RE.sub("", evidence.text).strip()
         if len(text) < 6:  # a bare "Goals:" heading
             continue
@@ -511,7 +688,16 @@ def _goal_list(note: NumberedNote, number: int) -> list[int]:
         line = note.lines[following - 1]
         if note.breaks[following - 1] and not heading:
             break
-        if _LIST_ITEM_RE.match(line) or (heading and following == number + 1) or (note.joined[following - 1] and parsing.goal_is_measurable(line) and _GOAL_PREFIX_RE.match(line) is None and _mentions_goal(line)):
+        if (
+            _LIST_ITEM_RE.match(line)
+            or (heading and following == number + 1)
+            or (
+                note.joined[following - 1]
+                and parsing.goal_is_measurable(line)
+                and _GOAL_PREFIX_RE.match(line) is None
+                and _mentions_goal(line)
+            )
+        ):
             out.append(following)
         else:
             break
@@ -551,18 +737,28 @@ def _billing(note: NumberedNote) -> list[BillingLine]:
         row = segmentation.table_row(note, number)
         column_units = parsing.table_units(*row) if row and len(entries) == 1 else None
         for entry in entries:
-            modifiers = list(dict.fromkeys(entry.modifiers + shared + _continuation_modifiers(note, number) + for_all_lines))
+            modifiers = list(
+                dict.fromkeys(entry.modifiers + shared + _continuation_modifiers(note, number) + for_all_lines)
+            )
             units = next((u for u in (column_units, entry.units, _row_units(line, entries)) if u is not None), None)
-            lines.append(BillingLine(code=entry.code, units=units, modifiers=modifiers, evidence=note.line_evidence(number, "billing"), source="parser"))
+            lines.append(
+                BillingLine(
+                    code=entry.code,
+                    units=units,
+                    modifiers=modifiers,
+                    evidence=note.line_evidence(number, "billing"),
+                    source="parser",
+                )
+            )
     lines = _corrected_charges(note, lines)
     merged: dict[str, BillingLine] = {}
-    for line in lines:  # one claim line per code per date (Pub. 100-04 Ch. 5 §20.2, line-item reporting)
-        if line.code in merged:
-            kept = merged[line.code]
-            kept.units = (kept.units or 0) + (line.units or 0) if (kept.units or line.units) else None
-            kept.modifiers += [m for m in line.modifiers if m not in kept.modifiers]
+    for charge in lines:  # one claim line per code per date (Pub. 100-04 Ch. 5 §20.2, line-item reporting)
+        if charge.code in merged:
+            kept = merged[charge.code]
+            kept.units = (kept.units or 0) + (charge.units or 0) if (kept.units or charge.units) else None
+            kept.modifiers += [m for m in charge.modifiers if m not in kept.modifiers]
         else:
-            merged[line.code] = line
+            merged[charge.code] = charge
     return list(merged.values())
 
 
@@ -573,18 +769,29 @@ def _corrected_charges(note: NumberedNote, lines: list[BillingLine]) -> list[Bil
     if start is None:
         return lines
     offset = note.offsets[start - 1]
-    late = [b for b in lines if b.evidence and b.evidence.start >= offset and b.units is not None]
-    early = [b for b in lines if b.evidence and b.evidence.start < offset]
+    late = [b for b in lines if _starts_from(b, offset) and b.units is not None]
+    early = [b for b in lines if _starts_before(b, offset)]
     if not late or not early:
         return lines
     by_line: dict[int, list[BillingLine]] = {}
     for entry in late:
-        by_line.setdefault(entry.evidence.start, []).append(entry)  # type: ignore[union-attr]
+        if entry.evidence is not None and entry.evidence.start is not None:  # true of every late charge
+            by_line.setdefault(entry.evidence.start, []).append(entry)
     restated = [group for group in by_line.values() if len(group) >= 2]
     if restated:
         return restated[-1]
     codes = {b.code for b in late}
     return [b for b in early if b.code not in codes] + late
+
+
+def _starts_from(item: TreatmentBlock | BillingLine, offset: int) -> bool:
+    """The item's evidence starts at `offset` or later."""
+    return bool(item.evidence and item.evidence.start is not None and item.evidence.start >= offset)
+
+
+def _starts_before(item: TreatmentBlock | BillingLine, offset: int) -> bool:
+    """The item's evidence starts before `offset`."""
+    return bool(item.evidence and item.evidence.start is not None and item.evidence.start < offset)
 
 
 _REACH = 16  # characters after a code where a treatment line's own billing (units, modifiers) sits
@@ -613,7 +820,11 @@ def _billing_line_candidates(note: NumberedNote) -> list[tuple[int, bool]]:
         entries = parsing.parse_billing(plain) if worded else parsing.parse_billing(plain, reach=_REACH)
         row = segmentation.table_row(note, number)
         column = row is not None and parsing.table_units(*row) is not None
-        if column or any(e.units is not None or e.modifiers for e in entries) or (worded and _row_units(line, entries) is not None):
+        if (
+            column
+            or any(e.units is not None or e.modifiers for e in entries)
+            or (worded and _row_units(line, entries) is not None)
+        ):
             out.append((number, not worded))
     return out
 
@@ -660,10 +871,16 @@ def _signature(note: NumberedNote) -> Clinician | None:
         closing = _in_closing_lines(note, number)
         credentials = parsing.find_credentials(line, any_case=closing and "," in line)
         if any(c in parsing.LICENSED_CREDENTIALS for c in credentials) and (_SIGNATURE_HINT_RE.search(line) or closing):
-            return Clinician(name=_signer_name(line), credentials=credentials, evidence=note.line_evidence(number, "signature"))
+            return Clinician(
+                name=_signer_name(line), credentials=credentials, evidence=note.line_evidence(number, "signature")
+            )
     for number in range(len(note.lines), 0, -1):  # signed, but no credential
         if re.search(r"(?i)\bsigned\b|\bsignature\b", note.lines[number - 1]):
-            return Clinician(name=_signer_name(note.lines[number - 1]), credentials=[], evidence=note.line_evidence(number, "signature"))
+            return Clinician(
+                name=_signer_name(note.lines[number - 1]),
+                credentials=[],
+                evidence=note.line_evidence(number, "signature"),
+            )
     return None
 
 
@@ -673,7 +890,9 @@ def _in_closing_lines(note: NumberedNote, number: int) -> bool:
 
 
 def _signer_name(line: str) -> str | None:
-    cleaned = re.sub(r"(?i)^.*?(?:electronically\s+signed|e-signed|signed(?:\s+by)?|signature|/s/)\s*[:,]?\s*", "", line.strip())
+    cleaned = re.sub(
+        r"(?i)^.*?(?:electronically\s+signed|e-signed|signed(?:\s+by)?|signature|/s/)\s*[:,]?\s*", "", line.strip()
+    )
     name = re.split(r",|\s{2,}|\d", cleaned, maxsplit=1)[0].strip(" ,.-")
     return name or None
 
@@ -690,7 +909,11 @@ def _assistant(note: NumberedNote) -> Evidence | None:
     return None
 
 
-_DISCIPLINE_WORDS = (("PT", r"\bphysical therap|\bPT\b"), ("OT", r"\boccupational therap|\bOT\b"), ("SLP", r"\bspeech|\bSLP\b"))
+_DISCIPLINE_WORDS = (
+    ("PT", r"\bphysical therap|\bPT\b"),
+    ("OT", r"\boccupational therap|\bOT\b"),
+    ("SLP", r"\bspeech|\bSLP\b"),
+)
 
 
 def _discipline(note: NumberedNote, billing: list[BillingLine], signature: Clinician | None):
@@ -700,7 +923,11 @@ def _discipline(note: NumberedNote, billing: list[BillingLine], signature: Clini
     if len(named) == 1:
         return named[0]
     credentials = set(signature.credentials) if signature else set()
-    for discipline, group in (("PT", {"PT", "DPT", "PTA", "MPT", "MSPT"}), ("OT", {"OT", "OTR", "OTR/L", "COTA", "OTA", "COTA/L"}), ("SLP", {"SLP", "CCC-SLP"})):
+    for discipline, group in (
+        ("PT", {"PT", "DPT", "PTA", "MPT", "MSPT"}),
+        ("OT", {"OT", "OTR", "OTR/L", "COTA", "OTA", "COTA/L"}),
+        ("SLP", {"SLP", "CCC-SLP"}),
+    ):
         if credentials & group:
             return discipline
     heading = " ".join(note.lines[:3])

@@ -57,7 +57,7 @@ def report_spans(report: NoteReport) -> list[Span]:
     spans: dict[tuple[int, int, str], set[int]] = {}
 
     def add(evidence: Evidence, finding: int | None = None) -> None:
-        if not evidence.verified or evidence.end is None or evidence.end <= evidence.start:
+        if not evidence.verified or evidence.start is None or evidence.end is None or evidence.end <= evidence.start:
             return
         cited_by = spans.setdefault((evidence.start, evidence.end, category(evidence.supports)), set())
         if finding is not None:

@@ -33,12 +33,14 @@ def part_paths() -> list[Path]:
         try:
             dist = importlib.metadata.distribution(package)
         except importlib.metadata.PackageNotFoundError:
-            raise ModelError(f"embedded model weights missing: package {package} is not installed; {INSTALL_HINT}") from None
+            raise ModelError(
+                f"embedded model weights missing: package {package} is not installed; {INSTALL_HINT}"
+            ) from None
         wanted = f"part{number:02d}.bin"
         files = [f for f in (dist.files or []) if f.name == wanted]
         if not files:
             raise ModelError(f"embedded model weights incomplete: {package} has no {wanted}; reinstall it")
-        paths.append(Path(dist.locate_file(files[0])))
+        paths.append(Path(files[0].locate()))
     return paths
 
 
@@ -46,7 +48,12 @@ def ensure_model_file(cache_dir: Path) -> Path:
     """Path to the verified GGUF, assembling it into `cache_dir` the first time."""
     target = Path(cache_dir) / MODEL_FILE
     marker = target.with_suffix(".sha256")
-    if target.exists() and target.stat().st_size == EXPECTED_SIZE and marker.exists() and marker.read_text().strip() == EXPECTED_SHA256:
+    if (
+        target.exists()
+        and target.stat().st_size == EXPECTED_SIZE
+        and marker.exists()
+        and marker.read_text().strip() == EXPECTED_SHA256
+    ):
         return target
     parts = part_paths()
     target.parent.mkdir(parents=True, exist_ok=True)

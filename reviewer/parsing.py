@@ -36,23 +36,115 @@ _UNITS_PATTERNS = (
     re.compile(r"units?\s*(\d{1,2})(?!\d)", re.IGNORECASE),
 )
 _DATE_RE = re.compile(r"\b(\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2})\b")
-_DOS_LABEL_RE = re.compile(r"\b(?:DOS|date of service|date of tx|date of treatment|service date|visit date|date)\b\s*[:#-]?\s*", re.IGNORECASE)
+_DOS_LABEL_RE = re.compile(
+    r"\b(?:DOS|date of service|date of tx|date of treatment|service date|visit date|date)\b\s*[:#-]?\s*", re.IGNORECASE
+)
 
 CREDENTIALS = (
-    "PT", "DPT", "MPT", "MSPT", "PTA", "LPTA", "OT", "OTR", "OTR/L", "OTD", "COTA", "COTA/L", "OTA", "SLP",
-    "CCC-SLP", "SLP-A", "SLPA", "MS", "OCS", "NCS", "GCS", "SCS", "CHT", "ATC", "CSCS", "CLT", "FAAOMPT",
+    "PT",
+    "DPT",
+    "MPT",
+    "MSPT",
+    "PTA",
+    "LPTA",
+    "OT",
+    "OTR",
+    "OTR/L",
+    "OTD",
+    "COTA",
+    "COTA/L",
+    "OTA",
+    "SLP",
+    "CCC-SLP",
+    "SLP-A",
+    "SLPA",
+    "MS",
+    "OCS",
+    "NCS",
+    "GCS",
+    "SCS",
+    "CHT",
+    "ATC",
+    "CSCS",
+    "CLT",
+    "FAAOMPT",
 )
-LICENSED_CREDENTIALS = ("PT", "DPT", "MPT", "MSPT", "PTA", "LPTA", "OT", "OTR", "OTR/L", "OTD", "COTA", "COTA/L", "OTA", "SLP", "CCC-SLP", "SLP-A", "SLPA")
+LICENSED_CREDENTIALS = (
+    "PT",
+    "DPT",
+    "MPT",
+    "MSPT",
+    "PTA",
+    "LPTA",
+    "OT",
+    "OTR",
+    "OTR/L",
+    "OTD",
+    "COTA",
+    "COTA/L",
+    "OTA",
+    "SLP",
+    "CCC-SLP",
+    "SLP-A",
+    "SLPA",
+)
 ASSISTANT_CREDENTIALS = ("PTA", "LPTA", "COTA", "COTA/L", "OTA", "SLP-A", "SLPA")
-_CRED_RE = re.compile(r"(?<![A-Za-z/-])(" + "|".join(sorted((re.escape(c) for c in CREDENTIALS), key=len, reverse=True)) + r")(?![A-Za-z/])")
+_CRED_RE = re.compile(
+    r"(?<![A-Za-z/-])("
+    + "|".join(sorted((re.escape(c) for c in CREDENTIALS), key=len, reverse=True))
+    + r")(?![A-Za-z/])"
+)
 
 OUTCOME_MEASURES = (
-    "TUG", "Timed Up and Go", "Berg", "BBS", "FIM", "LEFS", "QuickDASH", "DASH", "ODI", "Oswestry", "NDI",
-    "6MWT", "6MWD", "10MWT", "2MWT", "ABC", "DGI", "FGA", "PSFS", "Tinetti", "POMA", "5xSTS", "5TSTS",
-    "30s chair stand", "30-second chair stand", "Barthel", "COPM", "AM-PAC", "KOOS", "HOOS", "WOMAC", "SPADI",
-    "FOTO", "Mini-BESTest", "MiniBEST", "gait speed", "Jamar", "grip", "Box and Block", "9-hole peg", "NPRS", "FOM",
+    "TUG",
+    "Timed Up and Go",
+    "Berg",
+    "BBS",
+    "FIM",
+    "LEFS",
+    "QuickDASH",
+    "DASH",
+    "ODI",
+    "Oswestry",
+    "NDI",
+    "6MWT",
+    "6MWD",
+    "10MWT",
+    "2MWT",
+    "ABC",
+    "DGI",
+    "FGA",
+    "PSFS",
+    "Tinetti",
+    "POMA",
+    "5xSTS",
+    "5TSTS",
+    "30s chair stand",
+    "30-second chair stand",
+    "Barthel",
+    "COPM",
+    "AM-PAC",
+    "KOOS",
+    "HOOS",
+    "WOMAC",
+    "SPADI",
+    "FOTO",
+    "Mini-BESTest",
+    "MiniBEST",
+    "gait speed",
+    "Jamar",
+    "grip",
+    "Box and Block",
+    "9-hole peg",
+    "NPRS",
+    "FOM",
 )
-_OUTCOME_RE = re.compile(r"(?<![A-Za-z])(" + "|".join(re.escape(m) for m in sorted(OUTCOME_MEASURES, key=len, reverse=True)) + r")(?![A-Za-z])", re.IGNORECASE)
+_OUTCOME_RE = re.compile(
+    r"(?<![A-Za-z])("
+    + "|".join(re.escape(m) for m in sorted(OUTCOME_MEASURES, key=len, reverse=True))
+    + r")(?![A-Za-z])",
+    re.IGNORECASE,
+)
 
 _TOTAL_TIMED_RE = re.compile(
     r"(?:(?<![A-Za-z])total[\s_]+)?(?<![A-Za-z])timed(?:[\s_]+code)?(?:[\s_]+(?:treatment|tx))?[\s_]*(?:minutes?|mins?|min|time)?\s*(?:total)?[\s:=\-.…\"',]*(\d{1,3})\b",
@@ -63,21 +155,59 @@ _TOTAL_TREATMENT_RE = re.compile(
     re.IGNORECASE,
 )
 _TIMED_AFTER_RE = re.compile(r"(?<![\d:/.])(\d{1,3})\s+(?:total\s+)?timed(?:\s+code)?\s+min", re.IGNORECASE)
-_TREATMENT_AFTER_RE = re.compile(r"(?<![\d:/.])(\d{1,3})\s+min(?:utes?|s)?\s+(?:in\s+)?total\b(?!\s+timed)", re.IGNORECASE)
+_TREATMENT_AFTER_RE = re.compile(
+    r"(?<![\d:/.])(\d{1,3})\s+min(?:utes?|s)?\s+(?:in\s+)?total\b(?!\s+timed)", re.IGNORECASE
+)
 _SESSION_RANGE_RE = re.compile(r"\b(?:session|tx|treatment|therapy)\s+time\b", re.IGNORECASE)
 _CLOCK_VALUE = r"(\d{1,2}:?\d{2}\s*(?:[ap]\.?m\.?)?)"
-_TIME_IN_RE = re.compile(r"(?:time[\s_]*in|\bin|\barrived|\barrival|\bstart(?:ed)?)\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE)
-_TIME_OUT_RE = re.compile(r"(?:time[\s_]*out|\bout|\bdeparted|\bdeparture|\bend(?:ed)?)\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE)
-_TIME_IN_OUT_RE = re.compile(r"time\s*in\s*/\s*out\b\s*[:=.\s]*" + _CLOCK_VALUE + r"\s*/\s*" + _CLOCK_VALUE, re.IGNORECASE)
+_TIME_IN_RE = re.compile(
+    r"(?:time[\s_]*in|\bin|\barrived|\barrival|\bstart(?:ed)?)\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE
+)
+_TIME_OUT_RE = re.compile(
+    r"(?:time[\s_]*out|\bout|\bdeparted|\bdeparture|\bend(?:ed)?)\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE
+)
+_TIME_IN_OUT_RE = re.compile(
+    r"time\s*in\s*/\s*out\b\s*[:=.\s]*" + _CLOCK_VALUE + r"\s*/\s*" + _CLOCK_VALUE, re.IGNORECASE
+)
 
 
-_SMALL = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen".split()
-)}
-_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i >= 2}
+_SMALL = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
+    )
+}
+_TENS = {
+    w: 10 * i
+    for i, w in enumerate(["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
+    if i >= 2
+}
 _NUMBER_WORD = r"(?:" + "|".join(sorted([*_SMALL, *_TENS, "hundred", "thousand"], key=len, reverse=True)) + r")"
-_NUMBER_RUN_RE = re.compile(rf"\b{_NUMBER_WORD}(?:(?:\s+|-|\s+and\s+){_NUMBER_WORD})*\b", re.IGNORECASE)
+# Dictation says "oh" for a zero between digits ("nine two five oh seven").
+_NUMBER_RUN_RE = re.compile(
+    rf"\b{_NUMBER_WORD}(?:(?:\s+|-|\s+and\s+)(?:{_NUMBER_WORD}|oh(?=[\s-]+{_NUMBER_WORD}\b)))*\b", re.IGNORECASE
+)
 _SPOKEN_FIXES = (
     (re.compile(r"\b(97|92)\s+(\d{3})\b"), r"\1\2"),  # "97 530"
     (re.compile(r"\btimes\s+(?=\d)", re.IGNORECASE), "x"),  # "times three units"
@@ -95,9 +225,9 @@ def normalize_spoken(text: str) -> str:
 
 
 def _number_run_value(match: re.Match) -> str:
-    """"and" joins a number only after hundred or thousand ("one hundred and five"); elsewhere it
+    """ "and" joins a number only after hundred or thousand ("one hundred and five"); elsewhere it
     separates two numbers ("times two and nine seven one one zero")."""
-    words = [w for w in re.split(r"[\s-]+", match.group(0).lower()) if w]
+    words = ["zero" if w == "oh" else w for w in re.split(r"[\s-]+", match.group(0).lower()) if w]
     parts: list[list[str]] = [[]]
     for index, word in enumerate(words):
         if word == "and":
@@ -207,7 +337,9 @@ def block_minutes(text: str) -> int | None:
     return ranges[0].minutes if ranges else None
 
 
-_MINUTES_HEADER_RE = re.compile(r"^(?:min|mins|minutes|min\.|time\s*\(min\)|minutes?\s*\(min\)|tx\s*min)$", re.IGNORECASE)
+_MINUTES_HEADER_RE = re.compile(
+    r"^(?:min|mins|minutes|min\.|time\s*\(min\)|minutes?\s*\(min\)|tx\s*min)$", re.IGNORECASE
+)
 
 
 def table_cells(line: str) -> list[str] | None:
@@ -323,6 +455,30 @@ def find_date_of_service(text: str) -> tuple[str, int, int] | None:
 
 _CRED_ANY_CASE_RE = re.compile(_CRED_RE.pattern, re.IGNORECASE)
 _CANONICAL_CREDENTIAL = {c.upper(): c for c in CREDENTIALS}
+
+
+_ASSISTANT = (
+    r"\b(?:" + "|".join(re.escape(c) for c in sorted(ASSISTANT_CREDENTIALS, key=len, reverse=True)) + r")(?![\w/])"
+)
+_MINUTE_UNIT = r"(?:min(?:ute)?s?\b|'|′|’)"
+_ASSISTANT_MINUTES_RES = (
+    # "PTA 3 min", "PTA: 3", "(PT 35 / PTA 3)"
+    re.compile(_ASSISTANT + r"\s*[:=]?\s*(\d{1,3})(?:\s*" + _MINUTE_UNIT + r"|(?=\s*[),;/]|\s*$))"),
+    # "PTA T. Hollis guarded 3' of curb practice"
+    re.compile(_ASSISTANT + r"[^\d\n]{0,30}?(\d{1,3})\s*" + _MINUTE_UNIT),
+    # "3 min by the PTA"
+    re.compile(r"(?<![\d:])(\d{1,3})\s*" + _MINUTE_UNIT + r"\s*(?:by|with|w/|of)?\s*(?:the\s+)?" + _ASSISTANT),
+)
+_ASSISTANT_NAMED_RE = re.compile(_ASSISTANT)
+
+
+def assistant_minutes(text: str) -> tuple[bool, int | None]:
+    """Whether `text` (one treatment block) names an assistant (PTA, COTA, ...), and the assistant's
+    minutes it states: one value, or None when it states none or several that differ."""
+    if not _ASSISTANT_NAMED_RE.search(text):
+        return False, None
+    values = {int(m.group(1)) for pattern in _ASSISTANT_MINUTES_RES for m in pattern.finditer(text)}
+    return True, (values.pop() if len(values) == 1 else None)
 
 
 def find_credentials(text: str, any_case: bool = False) -> list[str]:

@@ -30,7 +30,9 @@ class PromptTemplate:
             {"role": "user", "content": f"{context}\n\nQUESTION: {text.strip()}"},
         ]
 
-    def follow_up(self, messages: list[dict[str, str]], answer: str, question: str, **fields: object) -> list[dict[str, str]]:
+    def follow_up(
+        self, messages: list[dict[str, str]], answer: str, question: str, **fields: object
+    ) -> list[dict[str, str]]:
         """The conversation so far, the model's answer, and the next question on it."""
         text = self.questions[question].format(**fields)
         return messages + [{"role": "assistant", "content": answer}, {"role": "user", "content": text.strip()}]

@@ -34,7 +34,9 @@ def counted_blocks(blocks: list[Block]) -> dict[int, str]:
     or none, counts when its code has no such block); a later correction replaces its code's
     blocks; mentions count only for a code with no service block; a block restating the sum of
     its code's other blocks does not count."""
-    single = {i: b.codes[0] for i, b in enumerate(blocks) if len(b.codes) == 1 and not b.not_billed and is_timed(b.codes[0])}
+    single = {
+        i: b.codes[0] for i, b in enumerate(blocks) if len(b.codes) == 1 and not b.not_billed and is_timed(b.codes[0])
+    }
     by_code: dict[str, list[int]] = {}
     for index, code in single.items():
         by_code.setdefault(code, []).append(index)
@@ -44,7 +46,13 @@ def counted_blocks(blocks: list[Block]) -> dict[int, str]:
         service = [i for i in indexes if blocks[i].role == "service"]
         headed = [i for i in service if any(r.kind != "inline" for r in blocks[i].readings)]
         described = [i for i in headed if not blocks[i].charge_row]
-        chosen = corrections[-1:] or described or headed or service or [i for i in indexes if blocks[i].role == "mention"][:1]
+        chosen = (
+            corrections[-1:]
+            or described
+            or headed
+            or service
+            or [i for i in indexes if blocks[i].role == "mention"][:1]
+        )
         values = {i: blocks[i].values()[0] for i in chosen if blocks[i].values()}
         for index in chosen:
             if not _restates(blocks, values, index):
@@ -94,16 +102,27 @@ def resolve(
             out[index].candidates = ()
     if conflicted:
         _settle_by_total(out, counted, conflicted, stated_total, total_treatment, model)
-    for index, code in counted.items():  # billed timed blocks with no minutes of their own
+    for index in counted:  # billed timed blocks with no minutes of their own
         resolution = out[index]
         if resolution.minutes is None and index in model:
             value, confidence = model[index]
             fits = stated_total is None or _total_with(out, counted, {index: value}) == stated_total
-            within = total_treatment is None or value is None or _known_total(out, counted, {index: value}) <= total_treatment
-            if value is not None and fits and within and (stated_total is not None or (confidence or 0) >= MODEL_ALONE_MIN_CONFIDENCE):
+            within = (
+                total_treatment is None
+                or value is None
+                or _known_total(out, counted, {index: value}) <= total_treatment
+            )
+            if (
+                value is not None
+                and fits
+                and within
+                and (stated_total is not None or (confidence or 0) >= MODEL_ALONE_MIN_CONFIDENCE)
+            ):
                 out[index] = Resolution(value, "model" if stated_total is None else "total", True)
             elif value is not None:
-                out[index] = Resolution(None, "none", True, uncertain="the model read minutes that the note's total does not confirm")
+                out[index] = Resolution(
+                    None, "none", True, uncertain="the model read minutes that the note's total does not confirm"
+                )
     _check_restatements(blocks, counted, out)
     return out
 
@@ -121,12 +140,17 @@ def _check_restatements(blocks: list[Block], counted: dict[int, str], out: dict[
             continue
         for i in mine:
             out[i] = Resolution(
-                None, "none", True, candidates=(sum(minutes), block.values()[0]),  # type: ignore[arg-type]
+                None,
+                "none",
+                True,
+                candidates=(sum(minutes), block.values()[0]),  # type: ignore[arg-type]
                 uncertain=f"the blocks add up to {sum(minutes)} min but a charge line states {block.values()[0]} min",  # type: ignore[arg-type]
             )
 
 
-def _counted_minutes(out: dict[int, Resolution], counted: dict[int, str], override: dict[int, int | None]) -> list[int | None]:
+def _counted_minutes(
+    out: dict[int, Resolution], counted: dict[int, str], override: dict[int, int | None]
+) -> list[int | None]:
     return [override.get(index, out[index].minutes) for index in counted]
 
 
@@ -148,9 +172,9 @@ def _settle_by_total(out, counted, conflicted, stated_total, total_treatment, mo
     fitting = []
     for combo in combos:
         total = _total_with(out, counted, dict(zip(conflicted, combo)))
-        if stated_total is not None and total == stated_total:
-            fitting.append(combo)
-        elif stated_total is None and (total_treatment is None or total is None or total <= total_treatment):
+        if (stated_total is not None and total == stated_total) or (
+            stated_total is None and (total_treatment is None or total is None or total <= total_treatment)
+        ):
             fitting.append(combo)
     if stated_total is not None and len(fitting) == 1:
         for index, value in zip(conflicted, fitting[0]):
@@ -168,7 +192,9 @@ def _settle_by_total(out, counted, conflicted, stated_total, total_treatment, mo
             out[index] = Resolution(None, "none", True, uncertain=reason, candidates=choices)
 
 
-def blocks_to_ask(blocks: list[Block], stated_total: int | None, total_treatment: int | None, numbers: dict[int, list[int]]) -> dict[int, list[int]]:
+def blocks_to_ask(
+    blocks: list[Block], stated_total: int | None, total_treatment: int | None, numbers: dict[int, list[int]]
+) -> dict[int, list[int]]:
     """The counted blocks whose minutes the model must read, with the numbers it may choose from:
     blocks whose witnesses disagree unresolved by the total, and blocks with no minutes reading but
     numbers written in them."""
@@ -178,7 +204,9 @@ def blocks_to_ask(blocks: list[Block], stated_total: int | None, total_treatment
         if not resolution.counted:
             continue
         if resolution.uncertain and resolution.candidates:
-            ask[index] = list(resolution.candidates) + [n for n in numbers.get(index, []) if n not in resolution.candidates]
+            ask[index] = list(resolution.candidates) + [
+                n for n in numbers.get(index, []) if n not in resolution.candidates
+            ]
         elif resolution.minutes is None and numbers.get(index):
             ask[index] = numbers[index]
     return ask

@@ -55,7 +55,9 @@ def review_text(
         note_text=text,
     )
     if len(text) > settings.max_note_chars:
-        report.error = f"note is {len(text):,} characters, over the {settings.max_note_chars:,}-character limit for one note"
+        report.error = (
+            f"note is {len(text):,} characters, over the {settings.max_note_chars:,}-character limit for one note"
+        )
         return report
     try:
         backend = backend or get_backend(settings)

@@ -88,9 +88,16 @@ class TreatmentBlock(BaseModel):
     billed_as_not_billed: bool = Field(default=False, description="the note says this block was not billed")
     includes_passive: bool = Field(default=False, description="passive treatment is counted within this block's time")
     minutes_source: Literal["parser", "model", "both", "total", "none"] = "none"
-    minutes_candidates: list[int] = Field(default_factory=list, description="the minute readings of the block's witnesses")
-    counted: bool = Field(default=True, description="its minutes count for its code (not a restatement, mention or summary)")
+    minutes_candidates: list[int] = Field(
+        default_factory=list, description="the minute readings of the block's witnesses"
+    )
+    counted: bool = Field(
+        default=True, description="its minutes count for its code (not a restatement, mention or summary)"
+    )
     kind_confidence: float | None = None
+    charge_restatement: bool = Field(default=False, description="a charge line restating minutes documented elsewhere")
+    assistant_named: bool = Field(default=False, description="the block names a PTA/OTA who took part")
+    assistant_minutes: int | None = Field(default=None, description="the assistant's minutes the block states")
     evidence: Evidence | None = None
 
     @property
@@ -158,7 +165,9 @@ class Extraction(BaseModel):
     time_in: Grounded[str] | None = None
     time_out: Grounded[str] | None = None
     billing: list[BillingLine] = Field(default_factory=list)
-    group_evidence: Evidence | None = Field(default=None, description="a line showing patients treated at the same time")
+    group_evidence: Evidence | None = Field(
+        default=None, description="a line showing patients treated at the same time"
+    )
     skilled_justification: list[Evidence] = Field(default_factory=list)
     patient_response: list[Evidence] = Field(default_factory=list)
     outcome_measures: list[Grounded[str]] = Field(default_factory=list)
@@ -166,7 +175,8 @@ class Extraction(BaseModel):
     uncertain: list[Uncertain] = Field(default_factory=list)
     judgements: dict[str, Judgement] = Field(default_factory=dict)
     doubtful: list[str] = Field(
-        default_factory=list, description="elements (skill, response, goal) the model could not confidently call present or absent"
+        default_factory=list,
+        description="elements (skill, response, goal) the model could not confidently call present or absent",
     )
 
     def uncertain_codes(self) -> set[str]:
@@ -196,7 +206,13 @@ class Extraction(BaseModel):
     def all_evidence(self) -> list[Evidence]:
         """Every evidence span, for highlighting and for the verified-share metric."""
         spans: list[Evidence] = []
-        for item in [self.date_of_service, self.total_timed_minutes, self.total_treatment_minutes, self.time_in, self.time_out]:
+        for item in [
+            self.date_of_service,
+            self.total_timed_minutes,
+            self.total_treatment_minutes,
+            self.time_in,
+            self.time_out,
+        ]:
             if item is not None and item.evidence is not None:
                 spans.append(item.evidence)
         if self.signature and self.signature.evidence:

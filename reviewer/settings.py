@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     openai_response_format: Literal["auto", "json_schema", "json_object"] = "auto"
 
     # Replay recordings
-    recordings_dir: Path | None = Field(default=None, description="folder of replay recordings (the replay backend and --record need it)")
+    recordings_dir: Path | None = Field(
+        default=None, description="folder of replay recordings (the replay backend and --record need it)"
+    )
     record: bool = Field(default=False, description="store every model answer as a replay recording")
     replay_model: str | None = Field(default=None, description="model id of the recordings to replay")
 

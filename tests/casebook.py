@@ -22,8 +22,8 @@ Case file shape::
 
 from __future__ import annotations
 
-from pathlib import Path
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import yaml

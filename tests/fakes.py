@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from reviewer.backends.base import Completion
 
@@ -15,7 +15,14 @@ DEV_0001 = Path(__file__).resolve().parents[1] / "evals" / "corpora" / "dev" / "
 
 # What a good reader answers for dev-0001, by question (prompts/extract.yaml).
 # Checks of suggested lines answer yes unless the table says otherwise.
-DEV_0001_ANSWERS = {"doc": "no", "group": "none", "passive": "none", "group_check": "no", "passive_check": "no", "kind": "functional"}
+DEV_0001_ANSWERS = {
+    "doc": "no",
+    "group": "none",
+    "passive": "none",
+    "group_check": "no",
+    "passive_check": "no",
+    "kind": "functional",
+}
 
 
 class AnsweringBackend:
@@ -49,10 +56,18 @@ class AnsweringBackend:
         answer = str(self.answers.get(key, choices[0]))
         if answer not in choices:
             answer = choices[0]
-        first = {c: (self.confidence if c == answer else (1 - self.confidence) / max(1, len(choices) - 1)) for c in choices}
+        first = {
+            c: (self.confidence if c == answer else (1 - self.confidence) / max(1, len(choices) - 1)) for c in choices
+        }
         return Completion(
-            text=json.dumps({"answer": answer}), prompt_tokens=100, cached_tokens=80, completion_tokens=2,
-            prompt_s=0.5, output_s=0.1, confidence=self.confidence, first_token=first,
+            text=json.dumps({"answer": answer}),
+            prompt_tokens=100,
+            cached_tokens=80,
+            completion_tokens=2,
+            prompt_s=0.5,
+            output_s=0.1,
+            confidence=self.confidence,
+            first_token=first,
         )
 
 
@@ -109,7 +124,15 @@ class FakeOpenAIServer:
                 outer.requests.append(body)
                 kind = (body.get("response_format") or {}).get("type")
                 if outer.reject_json_schema and kind == "json_schema":
-                    self._send(400, {"error": {"message": "response_format type json_schema not supported", "type": "invalid_request_error"}})
+                    self._send(
+                        400,
+                        {
+                            "error": {
+                                "message": "response_format type json_schema not supported",
+                                "type": "invalid_request_error",
+                            }
+                        },
+                    )
                     return
                 self._send(
                     200,
@@ -118,7 +141,18 @@ class FakeOpenAIServer:
                         "object": "chat.completion",
                         "created": 0,
                         "model": body.get("model", "m"),
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": outer.content if outer.content is not None else first_choice(request_schema(body))}, "finish_reason": "stop"}],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {
+                                    "role": "assistant",
+                                    "content": outer.content
+                                    if outer.content is not None
+                                    else first_choice(request_schema(body)),
+                                },
+                                "finish_reason": "stop",
+                            }
+                        ],
                         "usage": {"prompt_tokens": 321, "completion_tokens": 45, "total_tokens": 366},
                     },
                 )

@@ -12,7 +12,10 @@ from reviewer.backends.replay import RecordingBackend, ReplayBackend
 from reviewer.settings import Settings
 
 SCHEMA = choice_schema(["note", "other"])
-MESSAGES = [{"role": "system", "content": "s"}, {"role": "user", "content": "NOTE:\n[1] hello\n\nQUESTION: note or other?"}]
+MESSAGES = [
+    {"role": "system", "content": "s"},
+    {"role": "user", "content": "NOTE:\n[1] hello\n\nQUESTION: note or other?"},
+]
 ANSWER = json.dumps({"answer": "other"})
 
 

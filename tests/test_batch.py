@@ -21,7 +21,6 @@ from reviewer.batch import NoteFile, batch_reports, discover_notes, run_batch
 from reviewer.settings import Settings
 from reviewer.store import ResultStore
 
-
 FAIL_MARKER = "PLEASE-FAIL"
 
 NOTE_TEMPLATE = """Riverside Physical Therapy

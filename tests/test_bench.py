@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from reviewer.cli import app
 
-
 pytestmark = pytest.mark.usefixtures("fresh_settings")
 
 
@@ -18,7 +17,9 @@ def test_bench_prints_a_row_per_note_and_the_medians(tmp_path):
     if not (CORPUS / "dev").exists():
         pytest.skip(f"corpus not found at {CORPUS}")
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(app, ["bench", str(CORPUS / "dev"), "--limit", "2", "--backend", "replay", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["bench", str(CORPUS / "dev"), "--limit", "2", "--backend", "replay", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split()[:4] == ["note", "note_tok", "cached", "new"]
@@ -26,7 +27,9 @@ def test_bench_prints_a_row_per_note_and_the_medians(tmp_path):
     assert lines[-1].startswith("summary: 2 notes, median")
     data = json.loads(out.read_text())
     assert data["summary"]["notes"] == 2 and all(row["status"] == "ok" for row in data["rows"])
-    assert all(row["prompt_tokens"] and row["questions"] for row in data["rows"])  # replayed costs are the recorded ones
+    assert all(
+        row["prompt_tokens"] and row["questions"] for row in data["rows"]
+    )  # replayed costs are the recorded ones
 
 
 def test_bench_refuses_a_folder_without_notes(tmp_path):

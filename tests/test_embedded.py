@@ -4,16 +4,15 @@ Slow (tens of seconds a note on 2 cores), so only a few notes; CI runs it on eve
 """
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import CORPUS as CORPORA
 
 from reviewer.backends import get_backend
 from reviewer.review import review_text
 from reviewer.settings import Settings
 
 pytestmark = pytest.mark.embedded
-from conftest import CORPUS as CORPORA
 
 CORPUS = CORPORA / "dev"
 
@@ -26,7 +25,11 @@ def embedded():
 
 
 def _labels():
-    return {json.loads(line)["id"]: json.loads(line) for line in (CORPUS / "labels.jsonl").read_text().splitlines() if line.strip()}
+    return {
+        json.loads(line)["id"]: json.loads(line)
+        for line in (CORPUS / "labels.jsonl").read_text().splitlines()
+        if line.strip()
+    }
 
 
 @pytest.mark.parametrize("note_id", ["dev-0001", "dev-0005"])
@@ -34,7 +37,9 @@ def test_embedded_model_reviews_a_dev_note_with_grounded_evidence(embedded, note
     settings, backend = embedded
     label = _labels()[note_id]
     text = (CORPUS / "notes" / f"{note_id}.txt").read_text(encoding="utf-8")
-    report = review_text(text, note_id=note_id, payer=label["payer"], state=label["state"], backend=backend, settings=settings)
+    report = review_text(
+        text, note_id=note_id, payer=label["payer"], state=label["state"], backend=backend, settings=settings
+    )
     assert report.status == "ok", report.error
     assert report.model.backend == "embedded" and report.model.prompt_version
     spans = report.extraction.all_evidence()
@@ -45,7 +50,7 @@ def test_embedded_model_reviews_a_dev_note_with_grounded_evidence(embedded, note
 
 
 def test_a_model_timeout_is_reported_as_a_failed_note(embedded):
-    settings, backend = embedded
+    settings, _ = embedded
     text = (CORPUS / "notes" / "dev-0002.txt").read_text(encoding="utf-8")
     impatient = settings.model_copy(update={"model_timeout_s": 0.5})
     report = review_text(text, note_id="dev-0002", backend=get_backend(impatient), settings=impatient)

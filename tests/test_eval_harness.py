@@ -7,9 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS as CORPORA
 from fakes import first_choice
 from typer.testing import CliRunner
 
+from reviewer.backends.base import Completion
+from reviewer.batch import NoteFile
+from reviewer.cli import app
 from reviewer.evals.harness import (
     EvalError,
     LabelledNote,
@@ -21,16 +25,11 @@ from reviewer.evals.harness import (
     to_markdown,
     write_results,
 )
-from reviewer.backends.base import Completion
-from reviewer.batch import NoteFile
-from reviewer.cli import app
 from reviewer.report import ModelInfo, NoteReport, UnitRow
 from reviewer.rules import RULES_VERSION
 from reviewer.schema import Evidence, Extraction, Goal, Grounded, TreatmentBlock
 from reviewer.settings import Settings, get_settings
 from reviewer.store import ResultStore, report_key
-
-from conftest import CORPUS as CORPORA
 
 CORPUS = CORPORA / "dev"
 NOTE_IDS = ("dev-0001", "dev-0004", "dev-0009")
@@ -92,7 +91,7 @@ def test_load_corpus_takes_payer_and_state_from_the_labels(corpus):
 
 
 def test_load_corpus_rejects_missing_or_broken_labels(tmp_path):
-    with pytest.raises(EvalError, match="no labels.jsonl"):
+    with pytest.raises(EvalError, match=r"no labels\.jsonl"):
         load_corpus(tmp_path)
     (tmp_path / "labels.jsonl").write_text('{"id": "a", "gold": {}}\n{not json\n')
     with pytest.raises(EvalError, match=r"labels.jsonl:2"):
@@ -218,7 +217,9 @@ def test_eval_command_prints_per_flag_scores_and_writes_results(corpus, tmp_path
             )
         finally:
             get_settings.cache_clear()
-        assert sum(is_first_question(request_schema(r)) for r in server.requests) == len(NOTE_IDS)  # the rescore called nothing
+        assert sum(is_first_question(request_schema(r)) for r in server.requests) == len(
+            NOTE_IDS
+        )  # the rescore called nothing
     assert result.exit_code == 0, result.output
     assert "| flag | gold | TP | FP | FN | precision | recall | F1 |" in result.stdout
     assert "| total_timed_minutes |" in result.stdout

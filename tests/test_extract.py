@@ -1,9 +1,8 @@
 """The reading path: blocks found by the program, constrained questions to the model, witnesses
 reconciled, uncertain values withheld from the billing rules."""
 
-from fakes import DEV_0001_ANSWERS, AnsweringBackend, ScriptedBackend
-
 import pytest
+from fakes import DEV_0001_ANSWERS, AnsweringBackend, ScriptedBackend
 
 from reviewer import blocks
 from reviewer.extract import ExtractionFailed, extract
@@ -17,7 +16,13 @@ SETTINGS = Settings(backend="replay")
 
 
 def _review(text, answers=None, payer="medicare", confidence=0.95):
-    return review_text(text, note_id="t", payer=payer, backend=AnsweringBackend(answers or {"doc": "no"}, confidence), settings=SETTINGS)
+    return review_text(
+        text,
+        note_id="t",
+        payer=payer,
+        backend=AnsweringBackend(answers or {"doc": "no"}, confidence),
+        settings=SETTINGS,
+    )
 
 
 def _minutes(text):
@@ -76,7 +81,9 @@ def test_an_invalid_answer_gets_one_retry_then_the_note_fails(dev_note):
 def test_elements_need_a_line_the_model_confirms(dev_note):
     refused = _review(dev_note, {**DEV_0001_ANSWERS, "skill_check": "no", "response_check": "no"}, confidence=0.9)
     assert {"no_skilled_justification", "no_patient_response"} <= set(refused.flags)
-    assert "skill_check:19" in refused.extraction.judgements or any(k.startswith("skill_check:") for k in refused.extraction.judgements)
+    assert "skill_check:19" in refused.extraction.judgements or any(
+        k.startswith("skill_check:") for k in refused.extraction.judgements
+    )
     confirmed = _review(dev_note, DEV_0001_ANSWERS)
     assert not {"no_skilled_justification", "no_patient_response", "no_functional_goal"} & set(confirmed.flags)
     evidence = confirmed.extraction.skilled_justification[0]
@@ -125,7 +132,10 @@ Pat Lee, PT
 def test_sub_items_leader_dots_and_wrapped_minutes_are_one_block_each():
     assert _minutes(LEADER_NOTE)[:2] == [(["97530"], [19]), (["97110"], [14, 6])]
     report = _review(LEADER_NOTE, {"doc": "no", "kind": "functional"})
-    assert report.extraction.minutes_by_code() == {"97530": 19, "97110": 14}  # "x 6'" inside the text: the total decides
+    assert report.extraction.minutes_by_code() == {
+        "97530": 19,
+        "97110": 14,
+    }  # "x 6'" inside the text: the total decides
     assert report.units and "units_below_minutes" not in report.flags
 
 
@@ -227,7 +237,10 @@ def test_dictated_numbers_in_words_are_read():
     report = _review(DICTATED_NOTE, {"doc": "no", "kind": "functional"}, payer="commercial")
     ext = report.extraction
     assert ext.minutes_by_code() == {"97530": 23, "97110": 15}
-    assert ext.billed_units() == {"97530": 2, "97110": 1} and ext.modifiers_by_code() == {"97530": ["GP"], "97110": ["GP"]}
+    assert ext.billed_units() == {"97530": 2, "97110": 1} and ext.modifiers_by_code() == {
+        "97530": ["GP"],
+        "97110": ["GP"],
+    }
     assert ext.total_timed_minutes.value == 38
 
 
@@ -265,7 +278,9 @@ def test_witnesses_that_disagree_with_nothing_to_settle_them_are_uncertain_and_r
     ext = report.extraction
     assert [u.code for u in ext.uncertain] == ["97530"] and ext.uncertain[0].candidates == [23, 30]
     assert report.needs_human and any(f.rule == "READ001" for f in report.findings)
-    assert not {"units_exceed_minutes", "units_below_minutes", "timed_minutes_missing", "minutes_total_mismatch"} & set(report.flags)
+    assert not {"units_exceed_minutes", "units_below_minutes", "timed_minutes_missing", "minutes_total_mismatch"} & set(
+        report.flags
+    )
     row = next(r for r in report.units if r.code == "97530")
     assert row.uncertain and row.at_risk == 0
 
@@ -294,7 +309,9 @@ def test_an_uncoded_block_whose_witnesses_disagree_gives_its_billed_code_uncerta
     report = _review(UNCODED_CONFLICT_NOTE, {"doc": "no", "kind": "functional"})
     assert [(u.code, u.candidates) for u in report.extraction.uncertain] == [("97530", [30, 40])]
     assert report.needs_human
-    assert not {"units_exceed_minutes", "units_below_minutes", "timed_minutes_missing", "minutes_total_mismatch"} & set(report.flags)
+    assert not {"units_exceed_minutes", "units_below_minutes", "timed_minutes_missing", "minutes_total_mismatch"} & set(
+        report.flags
+    )
 
 
 GROUP_NOTE = """PT Daily Note DOS 04/22/2025 Medicare
@@ -316,17 +333,37 @@ def test_group_treatment_needs_a_line_the_model_confirms():
 
 
 def test_passive_care_inside_a_97530_block_is_flagged(dev_note):
-    inside = _review(dev_note, {**DEV_0001_ANSWERS, "passive": "13", "passive_check": "yes"})  # a line of the 97530 block
+    heat_inside = dev_note.replace(
+        "Car transfer practice", "Moist heat to R knee x 8 min within this block. Car transfer practice"
+    )
+    inside = _review(heat_inside, {**DEV_0001_ANSWERS, "passive_check": "yes"})
     assert "passive_treatment_billed" in inside.flags
-    outside = _review(dev_note, {**DEV_0001_ANSWERS, "passive": "16", "passive_check": "yes"})  # the unbilled cold pack line
+    outside = _review(dev_note, {**DEV_0001_ANSWERS, "passive_check": "yes"})  # only the unbilled cold pack line
     assert "passive_treatment_billed" not in outside.flags
 
 
-def test_a_97530_block_the_model_calls_exercise_is_flagged_only_when_sure(dev_note):
-    sure = _review(dev_note, {**DEV_0001_ANSWERS, "kind": "exercise"}, confidence=0.9)
+def test_a_passive_line_the_model_confirms_must_name_passive_care(dev_note):
+    no_modality = dev_note.replace("CP to R knee in elevation x 10 min at end of session (not billed).\n", "")
+    numbered = NumberedNote.from_text(no_modality)
+    step_line = next(n for n, line in enumerate(numbered.lines, 1) if line.lstrip().startswith("Step training"))
+    report = _review(no_modality, {**DEV_0001_ANSWERS, "passive": str(step_line), "passive_check": "yes"})
+    assert "passive_treatment_billed" not in report.flags  # the model's yes alone raises no billing flag
+    assert any(d.field == "passive" and d.line == step_line for d in report.extraction.discrepancies)
+
+
+def test_a_97530_block_the_model_calls_exercise_is_flagged_only_when_sure_and_the_block_names_exercise(dev_note):
+    exercise = dev_note.replace(
+        dev_note.split("Therapeutic activities (97530) x 25 min: ", 1)[1].split("\n", 1)[0],
+        "supine SLR 3x10, bridges 3x12, clamshells with red band 3x15, min verbal cues for form.",
+    )
+    sure = _review(exercise, {**DEV_0001_ANSWERS, "kind": "exercise"}, confidence=0.9)
     assert "no_functional_activity" in sure.flags
-    unsure = _review(dev_note, {**DEV_0001_ANSWERS, "kind": "exercise"}, confidence=0.3)
+    unsure = _review(exercise, {**DEV_0001_ANSWERS, "kind": "exercise"}, confidence=0.3)
     assert "no_functional_activity" not in unsure.flags
+    # Transfers, stairs and a car transfer are functional tasks: the witnesses disagree, no flag.
+    functional = _review(dev_note, {**DEV_0001_ANSWERS, "kind": "exercise"}, confidence=0.9)
+    assert "no_functional_activity" not in functional.flags
+    assert any(d.field == "block.kind" and d.model == "exercise" for d in functional.extraction.discrepancies)
 
 
 def test_rescoring_rebuilds_the_same_extraction_from_the_cached_answers(dev_note):

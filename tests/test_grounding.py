@@ -2,11 +2,14 @@
 
 from reviewer.grounding import NumberedNote
 
-NOTE = "S: Pt reports R knee is tight.\nO:\n  Therapeutic activities (97530) x 25 min:   STS from 17\" chair\nA: Needed CGA."
+NOTE = 'S: Pt reports R knee is tight.\nO:\n  Therapeutic activities (97530) x 25 min:   STS from 17" chair\nA: Needed CGA.'
 
 
 def test_units_are_lines_and_long_paragraphs_are_split_into_sentences():
-    paragraph = "Subjective she reports pain. " * 4 + "Therapeutic activities for twenty minutes, lifting a basket. Plan continue."
+    paragraph = (
+        "Subjective she reports pain. " * 4
+        + "Therapeutic activities for twenty minutes, lifting a basket. Plan continue."
+    )
     text = NOTE + "\n\n" + paragraph + "\n| a | b | c |"
     note = NumberedNote.from_text(text)
     assert note.lines[2].strip().startswith("Therapeutic activities (97530) x 25 min")

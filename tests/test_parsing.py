@@ -68,7 +68,10 @@ def test_totals(line, timed, total):
 
 
 def test_codes_ignore_zip_codes_and_dates():
-    assert parsing.find_codes("1280 E. Ogden Ave, Naperville, IL 60563; DOS 05/14/2025; 97530 and G0283") == ["97530", "G0283"]
+    assert parsing.find_codes("1280 E. Ogden Ave, Naperville, IL 60563; DOS 05/14/2025; 97530 and G0283") == [
+        "97530",
+        "G0283",
+    ]
 
 
 def test_minutes_between_time_in_and_out():
@@ -86,7 +89,7 @@ def test_credentials_and_assistants():
 
 
 def test_date_of_service_prefers_the_labelled_date():
-    value, start, end = parsing.find_date_of_service("DOB: 04/17/1948   DOS: 03/11/2025")
+    value, _, _ = parsing.find_date_of_service("DOB: 04/17/1948   DOS: 03/11/2025")
     assert value == "03/11/2025"
 
 
@@ -99,7 +102,9 @@ def test_service_names_map_to_codes():
 def test_table_minutes_column():
     header = ["Intervention", "Detail", "Min", "CPT"]
     assert parsing.table_minutes(["Ther act", "2 x 3 min reach", "16", "97530"], header) == 16
-    assert parsing.table_minutes(["Ther act", "reach", "16", "97530"], ["Intervention", "Detail", "CPT", "Units"]) is None
+    assert (
+        parsing.table_minutes(["Ther act", "reach", "16", "97530"], ["Intervention", "Detail", "CPT", "Units"]) is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -127,6 +132,8 @@ def test_goal_measurability(goal, measurable):
         ("for twenty-five minutes", "for 25 minutes"),
         ("walk one thousand feet", "walk 1000 feet"),
         ("pain four out of ten", "pain 4 out of 10"),
+        ("Charge nine two five oh seven times one, GN", "Charge 92507 x1, GN"),  # "oh" for zero between digits
+        ("oh well, two sets", "oh well, 2 sets"),
     ],
 )
 def test_dictated_numbers_are_read(spoken, written):
@@ -134,7 +141,10 @@ def test_dictated_numbers_are_read(spoken, written):
 
 
 def test_dictated_billing_and_minutes_parse():
-    assert [(b.code, b.units, b.modifiers) for b in parsing.parse_billing("BILLING: 97 530 times three units, G. P. modifier.")] == [("97530", 3, ["GP"])]
+    assert [
+        (b.code, b.units, b.modifiers)
+        for b in parsing.parse_billing("BILLING: 97 530 times three units, G. P. modifier.")
+    ] == [("97530", 3, ["GP"])]
     assert parsing.block_minutes("Therapeutic activities for thirty-two minutes") == 32
 
 
@@ -142,3 +152,18 @@ def test_lower_case_credentials_only_when_asked():
     line = "dana kowalski, pta   (travel contract)   sup pt: m. ferris, pt"
     assert parsing.find_credentials(line) == []
     assert parsing.find_credentials(line, any_case=True) == ["PTA", "PT"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TherAct (97530) 36 min — PT 33 min, PTA 3 min; 10:58–11:01 PTA continued kneeler reps x2", (True, 3)),
+        ("TA 38' (PT 35 / PTA 3): tub-bench ×4; PTA T. Hollis guarded 3' of curb practice", (True, 3)),
+        ("TherAct 25 min, 10 min by the PTA", (True, 10)),
+        ("0842–0908   COTA (Kowalczyk)  97530 therapeutic activities, 26 mins", (True, None)),
+        ("PTA 12 min; PTA 4 min", (True, None)),  # two different figures: not read
+        ("Therapeutic activities 97530 x 25 min, pt did 3x10 STS", (False, None)),
+    ],
+)
+def test_assistant_minutes_in_a_block(text, expected):
+    assert parsing.assistant_minutes(text) == expected

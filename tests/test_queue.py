@@ -252,7 +252,7 @@ def test_two_sessions_deciding_the_same_version_one_wins(queue, second_queue):
     assert seen_by_tab_one.version == seen_by_tab_two.version
 
     queue.decide_note(item.id, actor="alice", version=seen_by_tab_one.version, outcome="cleared")
-    with pytest.raises(ConflictError, match="changed by someone else.*alice: decide"):
+    with pytest.raises(ConflictError, match=r"changed by someone else.*alice: decide"):
         second_queue.decide_note(item.id, actor="alice", version=seen_by_tab_two.version, outcome="returned")
     assert queue.item(item.id).status == "cleared"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, REPO, RESULTS
 
-from reviewer.evals.harness import load_corpus, review_corpus, score_run
 from reviewer.backends import get_backend
 from reviewer.batch import model_info
+from reviewer.evals.harness import load_corpus, review_corpus, score_run
 from reviewer.prompts import load_prompt
 from reviewer.settings import Settings
 from reviewer.store import ResultStore

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from casebook import RuleCase, build_extraction, load_cases
 
 from reviewer.findings import Finding
 from reviewer.rules import evaluate
-from casebook import RuleCase, build_extraction, load_cases
 from reviewer.rules.engine import INTERNAL_ERROR_RULE
 
 CASES = load_cases()

@@ -7,11 +7,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from casebook import build_extraction, case_files, load_cases
 
 from reviewer.findings import FLAGS, Finding
 from reviewer.rules import REGISTRY, RULES_VERSION, Violation, evaluate
 from reviewer.rules.base import Rule
-from casebook import build_extraction, case_files, load_cases
 from reviewer.rules.engine import INTERNAL_ERROR_RULE
 from reviewer.rules.score import audit_score, risk_band
 from reviewer.schema import BillingLine, Extraction, TreatmentBlock

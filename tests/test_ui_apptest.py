@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 from fakes import DEV_0001_ANSWERS, AnsweringBackend
+from streamlit.testing.v1 import AppTest
 from test_queue import make_report
 
 from reviewer.backends.base import ModelError

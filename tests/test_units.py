@@ -5,10 +5,10 @@ from __future__ import annotations
 from itertools import product
 
 import pytest
+from casebook import build_extraction
 
 from reviewer.codes import is_timed
 from reviewer.rules import evaluate
-from casebook import build_extraction
 from reviewer.units import compare_billed, medicare_units, per_code_units, units_for
 
 # Table A: CMS §20.2 worked examples -> (minutes, total units, every acceptable allocation).

@@ -23,7 +23,10 @@ def sign_in_required() -> bool:
 
 def current_user() -> str | None:
     if oidc_configured():
-        return (st.user.get("email") or st.user.get("name")) if st.user.is_logged_in else None
+        if not st.user.is_logged_in:
+            return None
+        user = st.user.get("email") or st.user.get("name")
+        return user if isinstance(user, str) else None  # the OIDC email and name claims are strings
     return st.session_state.get(_SESSION_USER)
 
 

@@ -21,7 +21,8 @@ class Completion(BaseModel):
     output_s: float | None = None
     confidence: float | None = None
     first_token: dict[str, float] | None = Field(
-        default=None, description="each choice's share of the first answer token's probability (choices sharing it share it)"
+        default=None,
+        description="each choice's share of the first answer token's probability (choices sharing it share it)",
     )
 
 

@@ -99,7 +99,8 @@ def _choose(llm, prompt: str, choices: list[str], n_ctx: int) -> Completion:
     root = _distribution(llm, sequences, list(choices), 0)
     first_token = {c: round(root[sequences[c][0]], 4) for c in choices}
     scores: dict[str, float] = {}
-    frontier = [((), 1.0, list(choices))]  # (prefix tokens, its probability, choices under it)
+    # (prefix tokens, its probability, choices under it)
+    frontier: list[tuple[tuple[int, ...], float, list[str]]] = [((), 1.0, list(choices))]
     expansions = evaluated = 0
     while frontier:
         prefix, mass, alive = frontier.pop(0)
@@ -118,13 +119,14 @@ def _choose(llm, prompt: str, choices: list[str], n_ctx: int) -> Completion:
             probs = _distribution(llm, sequences, alive, step)
         for token, p in probs.items():
             under = [c for c in alive if sequences[c][step] == token]
-            if len(under) == 1 and (step + 1 == len(sequences[under[0]]) or all(
-                len(sequences[c]) <= step + 1 or sequences[c][step] != token for c in alive if c != under[0]
-            )):
+            if len(under) == 1 and (
+                step + 1 == len(sequences[under[0]])
+                or all(len(sequences[c]) <= step + 1 or sequences[c][step] != token for c in alive if c != under[0])
+            ):
                 scores[under[0]] = mass * p  # the constraint forces the rest of its tokens
             else:
                 frontier.append(((*prefix, token), mass * p, under))
-    best = max(scores, key=scores.get)
+    best = max(scores, key=scores.__getitem__)
     total = sum(scores.values()) or 1.0
     return Completion(
         text=json.dumps({ANSWER: best}),
@@ -154,7 +156,7 @@ def _greedy(llm, base: int, sequences, alive: list[str], prefix: tuple, mass: fl
     step = len(prefix)
     while len(alive) > 1:
         probs = _distribution(llm, sequences, alive, step)
-        token = max(probs, key=probs.get)
+        token = max(probs, key=probs.__getitem__)
         mass *= probs[token]
         alive = [c for c in alive if sequences[c][step] == token]
         step += 1

@@ -8,8 +8,14 @@ first is tried and the second used after a rejection.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import SecretStr
+
 from reviewer.backends.base import Completion, ModelError
 from reviewer.settings import Settings
+
+_Format = Literal["json_schema", "json_object"]  # the response formats a request can take
 
 
 class OpenAIBackend:
@@ -17,7 +23,9 @@ class OpenAIBackend:
 
     def __init__(self, settings: Settings):
         if not settings.openai_base_url and settings.openai_api_key == "not-needed":
-            raise ModelError("the openai backend needs REVIEWER_OPENAI_BASE_URL (and REVIEWER_OPENAI_API_KEY for hosted APIs)")
+            raise ModelError(
+                "the openai backend needs REVIEWER_OPENAI_BASE_URL (and REVIEWER_OPENAI_API_KEY for hosted APIs)"
+            )
         from langchain_openai import ChatOpenAI
 
         self.settings = settings
@@ -26,17 +34,17 @@ class OpenAIBackend:
         self._chat = ChatOpenAI(
             model=settings.openai_model,
             base_url=settings.openai_base_url,
-            api_key=settings.openai_api_key,
+            api_key=SecretStr(settings.openai_api_key),
             temperature=0,
             timeout=settings.model_timeout_s,
             max_retries=1,
-            max_tokens=settings.max_output_tokens,
+            max_completion_tokens=settings.max_output_tokens,  # the alias of its `max_tokens` field
         )
 
     def complete(self, messages: list[dict[str, str]], schema: dict) -> Completion:
         import openai
 
-        modes = ["json_schema", "json_object"] if self._mode == "auto" else [self._mode]
+        modes: list[_Format] = ["json_schema", "json_object"] if self._mode == "auto" else [self._mode]
         last_error: Exception | None = None
         for mode in modes:
             try:
@@ -49,11 +57,11 @@ class OpenAIBackend:
             except openai.APIError as exc:
                 raise ModelError(f"endpoint error: {type(exc).__name__}: {str(exc)[:200]}") from None
             self._mode = mode  # remember what this server accepts
-            usage = message.usage_metadata or {}
+            usage = message.usage_metadata
             return Completion(
                 text=message.content if isinstance(message.content, str) else str(message.content),
-                prompt_tokens=usage.get("input_tokens"),
-                completion_tokens=usage.get("output_tokens"),
+                prompt_tokens=usage.get("input_tokens") if usage else None,
+                completion_tokens=usage.get("output_tokens") if usage else None,
             )
         raise ModelError(f"endpoint rejected the structured-output request: {str(last_error)[:200]}")
 

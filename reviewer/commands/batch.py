@@ -20,6 +20,7 @@ from reviewer.payers import payer_choice_error
 from reviewer.settings import get_settings
 from reviewer.store import ResultStore
 
+
 def register(app: typer.Typer) -> None:
     app.command("batch")(batch)
 
@@ -27,7 +28,9 @@ def register(app: typer.Typer) -> None:
 def batch(
     folder: Path = typer.Argument(..., help="folder of notes (.txt, .md, .pdf, .docx; subfolders included)"),
     out: Path = typer.Option(..., "--out", help="folder for results.jsonl, results.csv and summary.html"),
-    payer: Optional[str] = typer.Option(None, help="payer profile from data/payers.yaml: medicare (CMS total-time), commercial (per-code), ..."),
+    payer: Optional[str] = typer.Option(
+        None, help="payer profile from data/payers.yaml: medicare (CMS total-time), commercial (per-code), ..."
+    ),
     state: Optional[str] = typer.Option(None, help="two-letter state of the place of service (MAC locality)"),
     backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
     workers: int = typer.Option(1, min=1, max=64, help="concurrent requests (remote openai backend only)"),
@@ -55,7 +58,14 @@ def batch(
         store = ResultStore(db or settings.database_url)
         with _stop_on_ctrl_c() as stop:
             result = run_batch(
-                notes, store=store, backend=model, settings=settings, payer=payer, state=state, workers=workers, stop=stop
+                notes,
+                store=store,
+                backend=model,
+                settings=settings,
+                payer=payer,
+                state=state,
+                workers=workers,
+                stop=stop,
             )
         reports = batch_reports(store, result.planned)
         paths = write_batch_outputs(reports, out)

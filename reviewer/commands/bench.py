@@ -47,6 +47,8 @@ def bench(
     header = f"{'note':<14}{'note_tok':>9}{'cached':>8}{'new':>7}{'out':>5}{'q':>4}{'prompt/s':>10}{'out/s':>7}{'sec':>7}{'ratio':>7}"
     typer.echo(header)
     rows = []
+    seconds: list[float] = []
+    ratios: list[float] = []
     for path in paths:
         try:
             text = read_note(path, settings.max_input_bytes)
@@ -62,22 +64,36 @@ def bench(
         floor = note_tokens / prompt_rate if note_tokens and prompt_rate else None
         ratio = timing.total_s / floor if floor else None
         row = {
-            "note": path.stem, "status": report.status, "note_tokens": note_tokens, "prompt_tokens": timing.prompt_tokens,
-            "cached_tokens": timing.cached_tokens, "new_tokens": new, "output_tokens": timing.completion_tokens,
-            "questions": timing.questions, "prompt_rate": prompt_rate, "output_rate": output_rate,
-            "seconds": timing.total_s, "floor_s": floor, "ratio": ratio,
+            "note": path.stem,
+            "status": report.status,
+            "note_tokens": note_tokens,
+            "prompt_tokens": timing.prompt_tokens,
+            "cached_tokens": timing.cached_tokens,
+            "new_tokens": new,
+            "output_tokens": timing.completion_tokens,
+            "questions": timing.questions,
+            "prompt_rate": prompt_rate,
+            "output_rate": output_rate,
+            "seconds": timing.total_s,
+            "floor_s": floor,
+            "ratio": ratio,
         }
         rows.append(row)
+        seconds.append(timing.total_s)
+        if ratio is not None:
+            ratios.append(ratio)
         typer.echo(
             f"{path.stem:<14}{_n(note_tokens):>9}{_n(timing.cached_tokens):>8}{new:>7}{_n(timing.completion_tokens):>5}"
             f"{_n(timing.questions):>4}{_f(prompt_rate, 1):>10}{_f(output_rate, 1):>7}{timing.total_s:>7.1f}{_f(ratio, 2):>7}"
             + ("" if report.status == "ok" else f"  failed: {report.error}")
         )
-    seconds = [r["seconds"] for r in rows]
-    ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
     summary = {
-        "corpus": corpus.resolve().name, "date": date.today().isoformat(), "backend": model.name, "model": model.model_id,
-        "notes": len(rows), "median_seconds": statistics.median(seconds) if seconds else None,
+        "corpus": corpus.resolve().name,
+        "date": date.today().isoformat(),
+        "backend": model.name,
+        "model": model.model_id,
+        "notes": len(rows),
+        "median_seconds": statistics.median(seconds) if seconds else None,
         "median_ratio": statistics.median(ratios) if ratios else None,
         "p95_seconds": sorted(seconds)[max(0, round(0.95 * len(seconds)) - 1)] if seconds else None,
     }

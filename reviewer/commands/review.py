@@ -23,7 +23,9 @@ def register(app: typer.Typer) -> None:
 
 def review(
     paths: list[Path] = typer.Argument(..., help="note files (.txt, .md, .pdf, .docx)"),
-    payer: Optional[str] = typer.Option(None, help="payer profile from data/payers.yaml: medicare (CMS total-time), commercial (per-code), ..."),
+    payer: Optional[str] = typer.Option(
+        None, help="payer profile from data/payers.yaml: medicare (CMS total-time), commercial (per-code), ..."
+    ),
     state: Optional[str] = typer.Option(None, help="two-letter state of the place of service (MAC locality)"),
     backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per note"),
@@ -74,30 +76,51 @@ def print_report(console: Console, report: NoteReport) -> None:
         console.print("No findings: the note could not be read reliably, so it is NOT cleared.")
         return
     band_colour = {"low": "green", "medium": "yellow", "high": "red"}.get(report.risk_band or "", "white")
-    console.print(f"Audit score [bold {band_colour}]{report.score}[/] ({report.risk_band} risk)   flags: {', '.join(report.flags) or 'none'}")
+    console.print(
+        f"Audit score [bold {band_colour}]{report.score}[/] ({report.risk_band} risk)   flags: {', '.join(report.flags) or 'none'}"
+    )
     if report.needs_human and report.extraction:
-        console.print("[magenta bold]NEEDS A HUMAN READING[/] (no billing flag is raised on these values):", highlight=False)
+        console.print(
+            "[magenta bold]NEEDS A HUMAN READING[/] (no billing flag is raised on these values):", highlight=False
+        )
         for value in report.extraction.uncertain:
             shown = ", ".join(map(str, value.candidates)) or "none"
             lines = value.evidence.text[:80].replace("\n", " ") if value.evidence else ""
-            console.print(f"  {value.field}{' of ' + value.code if value.code else ''}: readings {shown}; {value.reason} [{lines}]", highlight=False)
+            console.print(
+                f"  {value.field}{' of ' + value.code if value.code else ''}: readings {shown}; {value.reason} [{lines}]",
+                highlight=False,
+            )
     if report.locality:
         loc = report.locality
-        console.print(f"MAC: {loc.contractor}, Jurisdiction {loc.jurisdiction}" + (f" (LCD {loc.lcd})" if loc.lcd else ""))
+        console.print(
+            f"MAC: {loc.contractor}, Jurisdiction {loc.jurisdiction}" + (f" (LCD {loc.lcd})" if loc.lcd else "")
+        )
     for finding in report.findings:
         colour = {"error": "red", "warning": "yellow", "info": "cyan"}[finding.severity]
-        console.print(f"[{colour}]{finding.severity.upper():7}[/] [bold]{finding.rule}[/] {finding.message}", highlight=False)
+        console.print(
+            f"[{colour}]{finding.severity.upper():7}[/] [bold]{finding.rule}[/] {finding.message}", highlight=False
+        )
         console.print(f"         fix: {finding.fix}", highlight=False)
         console.print(f"         source: {finding.citation}", style="dim", highlight=False)
     if report.units:
         table = Table("code", "minutes", "billed", "supported", "at risk", title="Units")
         for row in report.units:
             supported = "uncertain" if row.uncertain else str(row.supported) if row.supported is not None else "-"
-            table.add_row(row.code, *(str(v) if v is not None else "-" for v in (row.minutes, row.billed)), supported, str(row.at_risk))
+            table.add_row(
+                row.code,
+                *(str(v) if v is not None else "-" for v in (row.minutes, row.billed)),
+                supported,
+                str(row.at_risk),
+            )
         console.print(table)
     ext = report.extraction
     if ext and ext.discrepancies:
         console.print(f"[yellow]{len(ext.discrepancies)} model/parser disagreement(s):[/]", highlight=False)
         for d in ext.discrepancies:
-            console.print(f"  {d.field} (line {d.line}): parser={d.parser} model={d.model} -> used {d.chosen}", highlight=False)
-    console.print(f"model: {report.model.backend}/{report.model.model} prompt {report.model.prompt_version}  {report.timing.total_s:.1f} s", style="dim")
+            console.print(
+                f"  {d.field} (line {d.line}): parser={d.parser} model={d.model} -> used {d.chosen}", highlight=False
+            )
+    console.print(
+        f"model: {report.model.backend}/{report.model.model} prompt {report.model.prompt_version}  {report.timing.total_s:.1f} s",
+        style="dim",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import sys
@@ -25,7 +26,6 @@ def ui(
     db: str | None = typer.Option(None, help="Database URL for the queue (default REVIEWER_DATABASE_URL)."),
 ) -> None:
     """Open the reviewer app in the browser: review a note, the batch dashboard and the triage queue."""
-    import reviewer.ui as ui_package
     from reviewer.migrations import upgrade
     from reviewer.settings import Settings
 
@@ -34,7 +34,7 @@ def ui(
     env = dict(os.environ, REVIEWER_DATABASE_URL=settings.database_url)
     upload_limit_mb = max(1, math.ceil(settings.max_input_bytes / 1_000_000))
     command = [
-        sys.executable, "-m", "streamlit", "run", str(Path(next(iter(ui_package.__path__))) / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(_app_path()),
         "--server.port", str(port),
         "--server.address", host,
         "--server.headless", "true",
@@ -44,6 +44,14 @@ def ui(
     ]  # fmt: skip
     typer.echo(f"Reviewer app: http://{host}:{port}  (Ctrl+C to stop)")
     os.execve(sys.executable, command, env)  # become the server: signals reach it and nothing is orphaned
+
+
+def _app_path() -> Path:
+    """The Streamlit entry file, found without importing the app (the library never imports it)."""
+    spec = importlib.util.find_spec("reviewer.ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise typer.BadParameter("the reviewer app is not installed (reviewer.ui is missing)")
+    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
 
 
 @users_app.command("add")

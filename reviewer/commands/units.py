@@ -84,7 +84,9 @@ def _summary(allocation: UnitAllocation, untimed: dict[str, int], billed: dict[s
         untimed_billed = {code: units for code, units in billed.items() if not is_timed(code)}
         summary["billed"] = billed
         summary["over"] = {
-            r.code: r.billed - r.supported for r in rows if r.supported is not None and (r.billed or 0) > r.supported
+            r.code: (r.billed or 0) - r.supported
+            for r in rows
+            if r.supported is not None and (r.billed or 0) > r.supported
         }
         summary["over"].update({code: units - 1 for code, units in untimed_billed.items() if units > 1})
         summary["under"] = {

@@ -39,6 +39,8 @@ def non_functional_activity_billed_as_97530(ctx: ReviewContext) -> Iterator[Viol
     Fix: recode the block, or document the functional task (transfer, lift, carry, reach) trained.
     """
     for block in ctx.blocks_for(THERAPEUTIC_ACTIVITIES):
+        if block.charge_restatement:  # a charge line documents no activity of its own
+            continue
         suggested = code_for_kind(block.kind)
         if suggested and suggested != THERAPEUTIC_ACTIVITIES and block.kind not in ("selfcare", "passive"):
             yield Violation(
@@ -68,7 +70,11 @@ def functional_block_without_daily_task(ctx: ReviewContext) -> Iterator[Violatio
     Fix: link the activity to the patient's functional task or goal.
     """
     for block in ctx.blocks_for(THERAPEUTIC_ACTIVITIES):
-        if block.kind == "functional" and block.daily_task is not None and not (block.daily_task and block.daily_task_verified):
+        if (
+            block.kind == "functional"
+            and block.daily_task is not None
+            and not (block.daily_task and block.daily_task_verified)
+        ):
             yield Violation(
                 "The 97530 block names no daily-life task that it trains.",
                 evidence=[block.evidence],
@@ -94,7 +100,7 @@ def passive_treatment_in_97530(ctx: ReviewContext) -> Iterator[Violation]:
     rest periods are not treatment time (Pub. 100-02 Ch. 15 §220.3.E [P mirror p.206]; §20.3 [S]).
     Fix: remove the passive minutes from 97530 and bill the modality, if billable, under its own code.
     """
-    activity_intervals = [(b, block_interval(b)) for b in ctx.blocks_for(THERAPEUTIC_ACTIVITIES) if block_interval(b)]
+    activity_intervals = [(b, span) for b in ctx.blocks_for(THERAPEUTIC_ACTIVITIES) if (span := block_interval(b))]
     for block in ctx.extraction.blocks:
         if not (block.verified and (block.passive or block.includes_passive)):
             continue
@@ -110,7 +116,7 @@ def passive_treatment_in_97530(ctx: ReviewContext) -> Iterator[Violation]:
         interval = block_interval(block)
         inside = [
             other for other, span in activity_intervals if other is not block and interval and overlaps(interval, span)
-        ]  # type: ignore[arg-type]
+        ]
         if inside:
             yield Violation(
                 f"Passive treatment ({block.start_time}-{block.stop_time}) overlaps 97530 time.",
@@ -139,8 +145,16 @@ def group_billed_as_individual(ctx: ReviewContext) -> Iterator[Violation]:
     """
     group_blocks = [block for block in ctx.blocks if block.group]
     evidence = ctx.extraction.group_evidence
-    if not group_blocks and evidence is not None and evidence.verified and ctx.billed_timed and GROUP_CODE not in ctx.billed:
-        billed_as = THERAPEUTIC_ACTIVITIES if THERAPEUTIC_ACTIVITIES in ctx.billed_timed else next(iter(ctx.billed_timed))
+    if (
+        not group_blocks
+        and evidence is not None
+        and evidence.verified
+        and ctx.billed_timed
+        and GROUP_CODE not in ctx.billed
+    ):
+        billed_as = (
+            THERAPEUTIC_ACTIVITIES if THERAPEUTIC_ACTIVITIES in ctx.billed_timed else next(iter(ctx.billed_timed))
+        )
         yield Violation(
             f"Group or concurrent treatment is documented but billed as one-on-one {billed_as}; it belongs under 97150.",
             evidence=[evidence, *ctx.billing_evidence(billed_as)],

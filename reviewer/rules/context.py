@@ -233,5 +233,5 @@ def _sum_minutes(blocks: Iterable[TreatmentBlock]) -> dict[str, int]:
     return out
 
 
-def _verified_value(value: Grounded | None):  # type: ignore[type-arg]
+def _verified_value(value: Grounded | None):
     return value.value if value is not None and value.verified else None

@@ -100,7 +100,10 @@ def no_skilled_justification(ctx: ReviewContext) -> Iterator[Violation]:
     claims "did not require the skills of a therapist" [S].
     Fix: describe the cueing, assistance, progression or clinical decision-making provided.
     """
-    if not any(span.verified for span in ctx.extraction.skilled_justification) and "skill" not in ctx.extraction.doubtful:
+    if (
+        not any(span.verified for span in ctx.extraction.skilled_justification)
+        and "skill" not in ctx.extraction.doubtful
+    ):
         yield Violation(
             "The note does not show why a therapist's skill was required (cueing, assistance, progression, safety)."
         )

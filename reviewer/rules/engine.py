@@ -37,7 +37,9 @@ def evaluate(extraction: Extraction, *, payer: str, state: str | None, as_of: da
     becomes an ENG000 finding and the other rules still run.
     """
     ctx = ReviewContext.build(extraction, payer=payer, state=state, as_of=as_of)
-    findings = withhold_uncertain(ctx, _run_rules(ctx, [r for r in REGISTRY.values() if r.applies_on(ctx.service_date)]))
+    findings = withhold_uncertain(
+        ctx, _run_rules(ctx, [r for r in REGISTRY.values() if r.applies_on(ctx.service_date)])
+    )
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.rule, f.code or ""))
     score = audit_score(findings)
     return RulesResult(

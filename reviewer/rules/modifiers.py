@@ -116,6 +116,15 @@ def _required_assistant_modifiers(ctx: ReviewContext, credentials: list[str]) ->
     return {by_discipline} if by_discipline else {"CQ", "CO"}
 
 
+def _assistant_within_de_minimis(ctx: ReviewContext) -> bool:
+    """Every billed block that names the assistant states the assistant's minutes, and each is at
+    most 10% of its block's minutes (the de minimis threshold: no CQ/CO needed)."""
+    named = [b for b in ctx.extraction.blocks if b.assistant_named and b.counted and b.code in ctx.billed]
+    return bool(named) and all(
+        b.assistant_minutes is not None and b.minutes and b.assistant_minutes * 10 <= b.minutes for b in named
+    )
+
+
 @rule(
     "MOD004",
     "modifiers.assistant_missing",
@@ -135,6 +144,8 @@ def assistant_modifier_missing(ctx: ReviewContext) -> Iterator[Violation]:
     2020-01-01, when CQ/CO became required on claims.
     Source: SSA §1834(v); CMS "Billing Examples Using CQ/CO Modifiers" [P]; 10% de minimis rule,
     CY2020 PFS [S] (rules.md R6.2).
+    No finding when every billed block naming the assistant states the assistant's minutes and
+    they are 10% or less of the block's minutes.
     Fix: add CQ/CO to the lines the assistant furnished, or document that the assistant's minutes
     were 10% or less of each service.
     """
@@ -147,6 +158,8 @@ def assistant_modifier_missing(ctx: ReviewContext) -> Iterator[Violation]:
         return
     required = _required_assistant_modifiers(ctx, credentials)
     if any(ctx.modifiers.get(code, set()) & required for code in ctx.billed):
+        return
+    if _assistant_within_de_minimis(ctx):
         return
     who = ", ".join(sorted(set(credentials))) or "an assistant"
     signature = ctx.extraction.signature

@@ -8,10 +8,12 @@ from functools import cache
 
 from pydantic import BaseModel
 
+from reviewer.codes import normalize_code
 from reviewer.data import load_yaml
 from reviewer.rules import citations
 from reviewer.rules.base import Violation, rule
 from reviewer.rules.context import ReviewContext, block_interval, overlaps
+from reviewer.schema import TreatmentBlock
 
 
 class PtpEdit(BaseModel):
@@ -55,8 +57,9 @@ def bypass_modifiers(ctx: ReviewContext, code: str) -> set[str]:
 def time_blocks_problem(ctx: ReviewContext, first: str, second: str) -> str | None:
     """Why the note does not show `first` and `second` in distinct time blocks; None when it does.
 
-    Distinct means: each code has its own verified block(s), every one of them has readable start and
-    stop times, and no block of one code overlaps a block of the other (back-to-back is fine, as are
+    Distinct means: each code has its own verified block(s) with readable start and stop times, every
+    other block of it only restates their minutes (a charge line, or a total such as "97140 = 14 min
+    (10 + 4)"), and no block of one code overlaps a block of the other (back-to-back is fine, as are
     split blocks such as 97140, then 97530, then 97140 again). Separate minutes without times do not
     show the services were not interleaved; a lump block or a shared interval shows they were not distinct.
     """
@@ -64,12 +67,22 @@ def time_blocks_problem(ctx: ReviewContext, first: str, second: str) -> str | No
     lacking = [code for code, found in blocks.items() if not found]
     if lacking:
         return f"the note has no separate block for {' or '.join(lacking)}"
-    intervals = {code: [block_interval(b) for b in found] for code, found in blocks.items()}
-    if any(span is None for spans in intervals.values() for span in spans):
+    intervals = {code: [span for b in found if (span := block_interval(b))] for code, found in blocks.items()}
+    untimed = [b for code, found in blocks.items() for b in found if block_interval(b) is None]
+    if not all(intervals.values()) or not all(_restates(b, intervals[normalize_code(b.code or "")]) for b in untimed):
         return f"the {first} and {second} blocks have no start/stop times showing they did not overlap"
-    if any(overlaps(a, b) for a in intervals[first] for b in intervals[second]):  # type: ignore[arg-type]
+    if any(overlaps(a, b) for a in intervals[first] for b in intervals[second]):
         return f"the {first} and {second} blocks share the same time"
     return None
+
+
+def _restates(block: TreatmentBlock, intervals: list[tuple[int, int]]) -> bool:
+    """A block without times that adds no service: a restatement the reading did not count, or
+    minutes equal to one timed block's or to their sum."""
+    if not block.counted:
+        return True
+    lengths = [stop - start for start, stop in intervals]
+    return block.minutes is not None and block.minutes in (*lengths, sum(lengths))
 
 
 @rule(

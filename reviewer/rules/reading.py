@@ -11,7 +11,13 @@ from reviewer.rules.context import ReviewContext
 
 # Flags that judge minutes against units or totals: withheld while the minutes are uncertain.
 MINUTES_FLAGS = frozenset(
-    {"units_exceed_minutes", "units_below_minutes", "timed_minutes_missing", "minutes_total_mismatch", "total_timed_minutes_missing"}
+    {
+        "units_exceed_minutes",
+        "units_below_minutes",
+        "timed_minutes_missing",
+        "minutes_total_mismatch",
+        "total_timed_minutes_missing",
+    }
 )
 
 
@@ -49,6 +55,7 @@ def withhold_uncertain(ctx: ReviewContext, findings: list) -> list:
     if not ctx.extraction.uncertain:
         return findings
     return [
-        f for f in findings
+        f
+        for f in findings
         if not (f.flag in MINUTES_FLAGS and (f.code is None or f.code in uncertain or not uncertain))
     ]

@@ -82,7 +82,8 @@ def per_code_minutes_disagree_with_total(ctx: ReviewContext) -> Iterator[Violati
     Fix: correct the per-code minutes or the total so that they agree.
     """
     stated = ctx.stated_total_timed
-    if stated is None or not ctx.documented_timed_minutes or ctx.minutes_from_total:
+    total = ctx.extraction.total_timed_minutes  # stated is its verified value: present when stated is
+    if stated is None or total is None or not ctx.documented_timed_minutes or ctx.minutes_from_total:
         return
     billed_sum = sum(ctx.documented_timed_minutes.values())
     unbilled_sum = sum(
@@ -98,10 +99,7 @@ def per_code_minutes_disagree_with_total(ctx: ReviewContext) -> Iterator[Violati
         parts = " + ".join(f"{code} {m}" for code, m in ctx.documented_timed_minutes.items())
         yield Violation(
             f"Per-code timed minutes ({parts} = {billed_sum}) do not match the stated total timed minutes ({stated}).",
-            evidence=[
-                ctx.extraction.total_timed_minutes.evidence,
-                *(b.evidence for b in ctx.blocks if b.minutes is not None),
-            ],  # type: ignore[union-attr]
+            evidence=[total.evidence, *(b.evidence for b in ctx.blocks if b.minutes is not None)],
         )
 
 

@@ -8,8 +8,9 @@ Audit events are append-only; the migration adds database triggers that refuse U
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import ClassVar
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -50,7 +51,7 @@ class QueueItem(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     # Every flush of a changed item runs UPDATE ... WHERE version = <version it was loaded at>.
-    __mapper_args__: ClassVar[dict] = {"version_id_col": version}
+    __mapper_args__: Mapping[str, Any] = {"version_id_col": version}
 
     finding_decisions: Mapped[list[FindingDecision]] = relationship(
         back_populates="item", order_by="FindingDecision.finding_index"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -92,7 +94,9 @@ flag_column, band_column, provider_column, sort_column = st.columns(4)
 chosen_flags = flag_column.multiselect("Raising all of", list(counts))
 chosen_bands = band_column.multiselect("Risk band", ["high", "medium", "low"])
 chosen_providers = provider_column.multiselect("Provider", sorted({row["provider"] for row in rows if row["provider"]}))
-sort_by = sort_column.selectbox("Riskiest first by", ["score", "units at risk", "findings"])
+# A str by construction (options given, index 0). Streamlit's overloads take typing.Never, which
+# Python 3.10 lacks, so a type checker for 3.10 picks the empty-options overload that returns None.
+sort_by = cast(str, sort_column.selectbox("Riskiest first by", ["score", "units at risk", "findings"]))
 shown = filter_rows(rows, flags=chosen_flags, bands=chosen_bands, providers=chosen_providers, sort_by=sort_by)
 st.dataframe(pd.DataFrame(shown), hide_index=True)
 

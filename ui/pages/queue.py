@@ -7,6 +7,7 @@ refused with the library's message instead of overwriting another reviewer's wor
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import pandas as pd
 import streamlit as st
@@ -91,7 +92,9 @@ if "queue_message" in st.session_state:
     kind, message = st.session_state.pop("queue_message")
     (st.success if kind == "success" else st.error)(message)
 
-view = st.radio("Show", list(VIEWS), horizontal=True)
+# A str by construction (options given, index 0). Streamlit's overloads take typing.Never, which
+# Python 3.10 lacks, so a type checker for 3.10 picks the empty-options overload that returns None.
+view = cast(str, st.radio("Show", list(VIEWS), horizontal=True))
 entries = queue.entries(VIEWS[view])
 if not entries:
     st.info("Nothing here. Review a note or send a batch from the dashboard to fill the queue.")
@@ -102,7 +105,9 @@ else:
                 {
                     "item": e.id,
                     "note": e.note_id,
-                    "risk": "needs a human reading" if e.review_status == "uncertain" else (e.risk_band or e.review_status),
+                    "risk": "needs a human reading"
+                    if e.review_status == "uncertain"
+                    else (e.risk_band or e.review_status),
                     "score": e.score,
                     "status": e.status,
                     "claimed by": e.claimed_by or "",

@@ -22,6 +22,9 @@ payer_column, state_column = st.columns(2)
 payer = payer_column.selectbox("Payer", PAYERS, index=PAYERS.index(settings.payer))
 state = state_column.text_input("State of the place of service (2 letters)", value=settings.state or "", max_chars=2)
 source = st.radio("Note", ["Upload a file", "Paste text"], horizontal=True)
+note_id: str | None
+data: bytes | None
+name: str | None
 if source == "Upload a file":
     upload = st.file_uploader(
         f"Note file ({', '.join(NOTE_SUFFIXES)}; up to {settings.max_input_bytes / 1_000_000:g} MB)",
@@ -35,7 +38,7 @@ else:
 if st.button("Review", type="primary"):
     st.session_state.pop("review_report", None)
     try:
-        if data is None:
+        if note_id is None or data is None or name is None:  # all three are None together: no file yet
             raise InputError("Choose a note file first.")
         text = read_note_bytes(data, name, settings.max_input_bytes)
         backend = context.backend()
@@ -43,11 +46,11 @@ if st.button("Review", type="primary"):
         st.error(str(exc))
         st.stop()
     with st.spinner("Reviewing the note…", show_time=True):
-        report = review_text(
+        reviewed = review_text(
             text, note_id=note_id, payer=payer, state=state or None, backend=backend, settings=settings
         )
-    item_id = context.queue().enqueue(report, actor=signin.acting_user(), source="upload")
-    st.session_state["review_report"] = report
+    item_id = context.queue().enqueue(reviewed, actor=signin.acting_user(), source="upload")
+    st.session_state["review_report"] = reviewed
     st.session_state["review_queue_item"] = item_id
 
 report = st.session_state.get("review_report")
