@@ -858,10 +858,11 @@ def _time_in_out(note: NumberedNote) -> tuple[Grounded[str] | None, Grounded[str
     found_in, found_out = parsing.find_time_in_out(note.text)
     if found_in and found_out and clock.minutes_between(found_in[0], found_out[0]) is None:
         return None, None  # two clock times that are not a session (e.g. "in 4 wks ... out 9:00")
-    return tuple(  # type: ignore[return-value]
-        Grounded[str](value=found[0], evidence=_span(note, found[1], found[2], "minutes")) if found else None
-        for found in (found_in, found_out)
-    )
+
+    def grounded(found: tuple[str, int, int] | None) -> Grounded[str] | None:
+        return Grounded[str](value=found[0], evidence=_span(note, found[1], found[2], "minutes")) if found else None
+
+    return grounded(found_in), grounded(found_out)
 
 
 def _signature(note: NumberedNote) -> Clinician | None:

@@ -39,6 +39,14 @@ def payer_choice_error(name: str | None) -> str | None:
     return f"--payer must be one of {', '.join(payer_keys())}, not {name!r}"
 
 
+def default_payer() -> PayerProfile:
+    """The profile for payers without one of their own (data/payers.yaml must hold it)."""
+    profile = get_payer(DEFAULT_PAYER)
+    if profile is None:
+        raise RuntimeError(f"data/payers.yaml has no {DEFAULT_PAYER!r} profile")
+    return profile
+
+
 def get_payer(name: str) -> PayerProfile | None:
     """The profile for a payer key ("medicare", "commercial", "aetna", ...); None when unknown."""
     return payer_profiles().get(name.strip().lower().replace(" ", "_").replace("-", "_"))

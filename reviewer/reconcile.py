@@ -135,16 +135,17 @@ def _check_restatements(blocks: list[Block], counted: dict[int, str], out: dict[
             continue
         code = block.codes[0]
         mine = [i for i, c in counted.items() if c == code]
-        minutes = [out[i].minutes for i in mine]
-        if not mine or any(m is None for m in minutes) or sum(minutes) == block.values()[0]:  # type: ignore[arg-type]
+        known = [m for i in mine if (m := out[i].minutes) is not None]
+        stated = block.values()[0]
+        if not mine or len(known) < len(mine) or sum(known) == stated:
             continue
         for i in mine:
             out[i] = Resolution(
                 None,
                 "none",
                 True,
-                candidates=(sum(minutes), block.values()[0]),  # type: ignore[arg-type]
-                uncertain=f"the blocks add up to {sum(minutes)} min but a charge line states {block.values()[0]} min",  # type: ignore[arg-type]
+                candidates=(sum(known), stated),
+                uncertain=f"the blocks add up to {sum(known)} min but a charge line states {stated} min",
             )
 
 
@@ -157,7 +158,8 @@ def _counted_minutes(
 def _total_with(out: dict[int, Resolution], counted: dict[int, str], override: dict[int, int | None]) -> int | None:
     """The counted blocks' minutes added up, None while any is unknown."""
     minutes = _counted_minutes(out, counted, override)
-    return None if None in minutes else sum(minutes)  # type: ignore[arg-type]
+    known = [m for m in minutes if m is not None]
+    return sum(known) if len(known) == len(minutes) else None
 
 
 def _known_total(out: dict[int, Resolution], counted: dict[int, str], override: dict[int, int | None]) -> int:

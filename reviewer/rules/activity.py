@@ -171,7 +171,8 @@ def group_billed_as_individual(ctx: ReviewContext) -> Iterator[Violation]:
             )
         else:
             continue
-        name = code_info(billed_as).name if code_info(billed_as) else billed_as  # type: ignore[union-attr]
+        info = code_info(billed_as)
+        name = info.name if info else billed_as
         yield Violation(
             f"Group or concurrent treatment is billed as one-on-one {billed_as} ({name}); it belongs under 97150.",
             evidence=[block.evidence, *ctx.billing_evidence(billed_as)],

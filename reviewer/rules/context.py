@@ -13,7 +13,7 @@ from functools import cached_property
 
 from reviewer import clock
 from reviewer.codes import code_info, is_timed, is_untimed, normalize_code, normalize_modifier
-from reviewer.payers import DEFAULT_PAYER, PayerProfile, get_payer
+from reviewer.payers import PayerProfile, default_payer, get_payer
 from reviewer.report import UnitRow
 from reviewer.schema import Evidence, Extraction, Grounded, TreatmentBlock
 from reviewer.units import UnitAllocation, allocate, compare_billed
@@ -38,7 +38,7 @@ class ReviewContext:
         profile = get_payer(payer) if isinstance(payer, str) else None
         return cls(
             extraction=extraction,
-            payer=profile or get_payer(DEFAULT_PAYER),  # type: ignore[arg-type]
+            payer=profile or default_payer(),
             payer_known=profile is not None,
             requested_payer=str(payer),
             state=state,
@@ -104,7 +104,10 @@ class ReviewContext:
         spans = [
             line.evidence for line in self.extraction.billing if line.evidence is not None and line.evidence.verified
         ]
-        return any(overlaps((block.evidence.start, block.evidence.end), (s.start, s.end)) for s in spans)  # type: ignore[union-attr,arg-type]
+        if block.evidence is None or block.evidence.start is None or block.evidence.end is None:
+            return False
+        here = (block.evidence.start, block.evidence.end)
+        return any(s.start is not None and s.end is not None and overlaps(here, (s.start, s.end)) for s in spans)
 
     @cached_property
     def minutes_from_total(self) -> bool:
@@ -226,7 +229,8 @@ def _sum_minutes(blocks: Iterable[TreatmentBlock]) -> dict[str, int]:
     seen: set[tuple] = set()
     for block in blocks:
         code = normalize_code(block.code or "")
-        key = (code, block.minutes, block.evidence.start, block.evidence.end)  # type: ignore[union-attr]
+        span = (block.evidence.start, block.evidence.end) if block.evidence else (None, None)
+        key = (code, block.minutes, *span)
         if key not in seen:
             seen.add(key)
             out[code] = out.get(code, 0) + max(0, block.minutes or 0)

@@ -56,13 +56,14 @@ def units_exceed_minutes(ctx: ReviewContext) -> Iterator[Violation]:
                 units_at_risk=row.billed - row.supported,
                 fix=f"Bill {row.code} x{row.supported}, or document the additional minutes if they were provided.",
             )
-    if ctx.allocation is None and ctx.stated_total_timed is not None:
+    stated = ctx.extraction.total_timed_minutes
+    if ctx.allocation is None and ctx.stated_total_timed is not None and stated is not None:
         cap = units_for(ctx.stated_total_timed)
         billed = sum(ctx.billed_timed.values())
         if billed > cap:
             yield Violation(
                 f"{billed} timed units billed; the stated {ctx.stated_total_timed} total timed minutes support at most {cap}.",
-                evidence=[ctx.extraction.total_timed_minutes.evidence],  # type: ignore[union-attr]
+                evidence=[stated.evidence],
                 units_at_risk=billed - cap,
             )
 
