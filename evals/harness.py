@@ -30,7 +30,7 @@ from reviewer.evals import metrics
 from reviewer.findings import FLAGS
 from reviewer.report import ModelInfo, NoteReport
 from reviewer.review import rescore
-from reviewer.rules import RULES_VERSION
+from reviewer.rules import REGISTRY, RULES_VERSION
 from reviewer.settings import Settings
 from reviewer.store import ResultStore
 
@@ -79,6 +79,7 @@ class EvalResult(BaseModel):
     clean_flagged: int = 0  # of those, notes that got a flag
     needs_human: int = 0  # notes with an uncertain value (sent to a human reading)
     blocks: metrics.BlockScores | None = None  # component metrics, for corpora with blocks.jsonl
+    rule_firing: list[metrics.RuleFiring] = []  # how often each rule fires, on all and on clean notes
 
 
 def corpus_folder(corpus: str | Path, settings: Settings) -> Path:
@@ -290,6 +291,11 @@ def score_run(
         ),
         needs_human=sum(1 for report in ok.values() if report.needs_human),
         blocks=_block_scores(corpus, ok),
+        rule_firing=metrics.rule_firing(
+            {note_id: {f.rule for f in report.findings} for note_id, report in ok.items()},
+            {note_id for note_id in ok if not gold_flags[note_id]},
+            [(rule.code, rule.severity) for rule in REGISTRY.values()],
+        ),
     )
 
 
@@ -358,6 +364,16 @@ def to_markdown(result: EvalResult) -> str:
             f"| code per found block | {b.code_correct}/{b.code_total} | {_num(b.code_accuracy)} |",
             f"| kind per found block | {b.kind_correct}/{b.kind_total} | {_num(b.kind_accuracy)} |",
         ]
+    if result.rule_firing:
+        clean = result.clean_notes
+        lines += [
+            "",
+            f"How often each rule fires ({result.notes - result.failed} notes reviewed, {clean} clean):",
+            "",
+            "| rule | severity | notes | clean notes |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {r.rule} | {r.severity} | {r.notes} | {r.clean_notes}/{clean} |" for r in result.rule_firing]
     if result.misses:
         lines += ["", "| note | status | missed | raised wrongly | error |", "|---|---|---|---|---|"]
         lines += [

@@ -178,6 +178,30 @@ def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+class RuleFiring(BaseModel):
+    """How often one rule fires: on all notes reviewed, and on the clean ones (gold without a flag)."""
+
+    rule: str
+    severity: str
+    notes: int
+    clean_notes: int
+
+
+def rule_firing(
+    findings: Mapping[str, set[str]], clean: set[str], rules: Iterable[tuple[str, str]]
+) -> list[RuleFiring]:
+    """Per rule (code, severity): the notes whose findings include it, and the clean ones among them."""
+    return [
+        RuleFiring(
+            rule=code,
+            severity=severity,
+            notes=sum(1 for fired in findings.values() if code in fired),
+            clean_notes=sum(1 for note_id, fired in findings.items() if code in fired and note_id in clean),
+        )
+        for code, severity in rules
+    ]
+
+
 class SpanBlock(BaseModel):
     """A treatment block as physical lines of the note (1-based, inclusive) with what it documents."""
 

@@ -1,6 +1,8 @@
-"""Keep the README's accuracy table current from the committed results (`python -m reviewer.evals.readme`, from the repository root).
+"""Keep the README's accuracy table (from the committed results) and its rule list (from the
+registry) current: `python -m reviewer.evals.readme`, from the repository root.
 
-The README holds the table between `<!-- eval-table -->` markers; a test checks it matches.
+The README holds them between `<!-- eval-table -->` and `<!-- rules-table -->` markers; a test
+checks both match.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from pathlib import Path
 
 from reviewer.evals.harness import RESULTS_DIR
 from reviewer.prompts import load_prompt
+from reviewer.rules import REGISTRY
 from reviewer.settings import Settings
 
 README = Path("README.md")
 START, END = "<!-- eval-table -->", "<!-- /eval-table -->"
+RULES_START, RULES_END = "<!-- rules-table -->", "<!-- /rules-table -->"
 
 
 # The baseline: the previous design scored on the styles corpus before it changed (issue 8).
@@ -101,10 +105,25 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def rules_table() -> str:
+    """Every registered rule, from the registry itself: code, what it checks, severity, flag, source."""
+    lines = ["| rule | checks | severity | flag | source |", "|---|---|---|---|---|"]
+    for rule in REGISTRY.values():
+        summary = (rule.check.__doc__ or "").strip().split("\n\n", 1)[0].replace("\n", " ")
+        summary = " ".join(summary.split()).replace("|", "\\|")
+        lines.append(f"| {rule.code} | {summary} | {rule.severity} | {rule.flag or '–'} | {rule.citation} |")
+    return "\n".join(lines)
+
+
 def render(readme: str, results: list[dict]) -> str:
     before, rest = readme.split(START, 1)
     _, after = rest.split(END, 1)
-    return f"{before}{START}\n{table(results)}\n{END}{after}"
+    text = f"{before}{START}\n{table(results)}\n{END}{after}"
+    if RULES_START in text:
+        before, rest = text.split(RULES_START, 1)
+        _, after = rest.split(RULES_END, 1)
+        text = f"{before}{RULES_START}\n{rules_table()}\n{RULES_END}{after}"
+    return text
 
 
 def main() -> int:

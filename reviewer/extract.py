@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cache, partial
 from typing import TypeVar
 
@@ -357,6 +358,11 @@ def build_extraction(
     return Extraction(
         document_type="other" if is_other_document(note, billing, answers) else "treatment_note",
         date_of_service=Grounded[str](value=dos[0], evidence=_span(note, dos[1], dos[2], "date")) if dos else None,
+        date_of_service_labelled=parsing.labelled_date_of_service(note.text),
+        signature_date=_signature_date(note, signature),
+        plan_of_care_start=_grounded_text(note, parsing.plan_of_care_start(note.text), "plan"),
+        **_visits(note),
+        named_codes=_named_codes(note, billing),
         discipline=_discipline(note, billing, signature),
         signature=signature,
         clinicians=[signature] if signature else [],
@@ -883,6 +889,66 @@ def _signature(note: NumberedNote) -> Clinician | None:
                 evidence=note.line_evidence(number, "signature"),
             )
     return None
+
+
+def _signature_date(note: NumberedNote, signature: Clinician | None) -> Grounded[str] | None:
+    """The latest date written on the signature line or on a line that says it was signed."""
+    lines = [n for n, line in enumerate(note.lines, 1) if _SIGNATURE_HINT_RE.search(line)]
+    if signature is not None and signature.evidence is not None and signature.evidence.start is not None:
+        lines.append(note.line_at(signature.evidence.start) or 0)
+    dated = [
+        (parsed, value, note.offsets[n - 1] + start, note.offsets[n - 1] + end)
+        for n in sorted(set(lines))
+        if n
+        for value, start, end in parsing.dates_in(note.lines[n - 1])
+        if (parsed := _as_date(value)) is not None
+    ]
+    if not dated:
+        return None
+    _, value, start, end = max(dated)
+    return Grounded[str](value=value, evidence=_span(note, start, end, "signature date"))
+
+
+def _as_date(value: str) -> date | None:
+    for fmt in ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _grounded_text(note: NumberedNote, found: tuple[str, int, int] | None, supports: str) -> Grounded[str] | None:
+    return Grounded[str](value=found[0], evidence=_span(note, found[1], found[2], supports)) if found else None
+
+
+def _named_codes(note: NumberedNote, billing: list[BillingLine]) -> list[Grounded[str]]:
+    """Each code the note names, with its first line: a service name anywhere (a charge line that
+    describes the service names it too), or the code written on a line that bills nothing."""
+    charge_lines = {note.line_at(b.evidence.start) for b in billing if b.evidence and b.evidence.start is not None}
+    found: dict[str, Grounded[str]] = {}
+    for number, line in enumerate(note.lines, 1):
+        written = [] if number in charge_lines else parsing.find_codes(line)
+        for code in [*parsing.codes_named(line), *written]:
+            found.setdefault(code, Grounded[str](value=code, evidence=_line_evidence(note, number, "service")))
+    return list(found.values())
+
+
+def _visits(note: NumberedNote) -> dict[str, Grounded[int] | None]:
+    """The visit number and the visits planned, as the note writes them."""
+    visit = parsing.visit_of(note.text)
+    if visit is not None:
+        number, of, start, end = visit
+        evidence = _span(note, start, end, "visits")
+        return {
+            "visit_number": Grounded[int](value=number, evidence=evidence),
+            "visits_planned": Grounded[int](value=of, evidence=evidence),
+        }
+    planned = parsing.planned_visits(note.text)
+    visits = (
+        Grounded[int](value=planned[0], evidence=_span(note, planned[1], planned[2], "visits")) if planned else None
+    )
+    return {"visit_number": None, "visits_planned": visits}
 
 
 def _in_closing_lines(note: NumberedNote, number: int) -> bool:

@@ -307,6 +307,11 @@ def codes_named(text: str) -> list[str]:
     return list(dict.fromkeys(code for _, code in sorted(found)))
 
 
+def named_service_codes() -> set[str]:
+    """The codes whose services have names to look for (data/services.yaml)."""
+    return {code for code, _, _ in _services()}
+
+
 def service_name_positions(text: str) -> list[int]:
     """Where the line names a service (the offsets of the names `codes_named` reads)."""
     text = normalize_spoken(text)
@@ -561,3 +566,54 @@ def goal_is_measurable(text: str) -> bool:
     text = normalize_spoken(text)
     target = _DEADLINE_RE.sub(" ", text)
     return bool(_ASSIST_LEVEL_RE.search(target) or _QUANTITY_RE.search(target))
+
+
+_MONTH_DAY = r"\d{1,2}/\d{1,2}(?:/\d{2,4})?"
+_PLAN_DATES_RE = re.compile(
+    r"\b(?:POC|plan\s+of\s+care|cert(?:ification|ified)?(?:\s+period)?)\b[^\d\n]{0,30}?"
+    rf"({_MONTH_DAY})\s*(?:-|–|—|to|through|thru)\s*({_MONTH_DAY})",
+    re.IGNORECASE,
+)
+_VISIT_OF_RE = re.compile(r"\bvisit\s*#?\s*(\d{1,3})\s*(?:/|of)\s*(\d{1,3})\b", re.IGNORECASE)
+_FREQUENCY_RE = re.compile(
+    r"\b(\d)\s*x\s*/?\s*(?:wk|week)s?\b(?:\s*(?:x|for)\s*(\d{1,2})\s*(?:wks?|weeks?)\b)?", re.IGNORECASE
+)
+
+
+def plan_of_care_start(text: str) -> tuple[str, int, int] | None:
+    """The start of the plan of care's certification period ("POC 01/06–03/31/25"): the date as
+    written, with the end's year when the start has none (value, start, end)."""
+    match = _PLAN_DATES_RE.search(text)
+    if match is None:
+        return None
+    start, end = match.group(1), match.group(2)
+    if start.count("/") == 1 and end.count("/") == 2:
+        start = f"{start}/{end.rsplit('/', 1)[1]}"
+    return start, match.start(1), match.end(1)
+
+
+def visit_of(text: str) -> tuple[int, int, int, int] | None:
+    """A visit number out of the visits planned or authorised ("visit 8 of 16", "Visit 6/12"):
+    (number, of, start, end) of the first one written."""
+    match = _VISIT_OF_RE.search(text)
+    if match is None or int(match.group(2)) == 0:
+        return None
+    return int(match.group(1)), int(match.group(2)), match.start(), match.end()
+
+
+def planned_visits(text: str) -> tuple[int, int, int] | None:
+    """The visits a frequency with a duration plans ("2x/wk x 6 wks" = 12): (visits, start, end)."""
+    for match in _FREQUENCY_RE.finditer(text):
+        if match.group(2):
+            return int(match.group(1)) * int(match.group(2)), match.start(), match.end()
+    return None
+
+
+def dates_in(text: str) -> list[tuple[str, int, int]]:
+    """Every full date written in `text` (value, start, end)."""
+    return [(m.group(1), m.start(1), m.end(1)) for m in _DATE_RE.finditer(text)]
+
+
+def labelled_date_of_service(text: str) -> bool:
+    """The note labels its date of service ("DOS:", "Date of service", "Date:")."""
+    return any(_DATE_RE.match(text, label.end()) for label in _DOS_LABEL_RE.finditer(text))

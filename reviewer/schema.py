@@ -153,6 +153,17 @@ class Judgement(BaseModel):
 class Extraction(BaseModel):
     document_type: DocumentType = "treatment_note"
     date_of_service: Grounded[str] | None = None
+    date_of_service_labelled: bool = Field(default=False, description="the date is labelled as the date of service")
+    signature_date: Grounded[str] | None = Field(default=None, description="the latest date on a signature line")
+    plan_of_care_start: Grounded[str] | None = None
+    visit_number: Grounded[int] | None = None
+    visits_planned: Grounded[int] | None = Field(
+        default=None, description='visits the note says are planned: "visit 8 of 16", or "2x/wk x 6 wks"'
+    )
+    named_codes: list[Grounded[str]] = Field(
+        default_factory=list,
+        description="codes the note names: by service name anywhere, or by number outside its billing lines",
+    )
     discipline: Discipline | None = None
     signature: Clinician | None = None
     clinicians: list[Clinician] = Field(default_factory=list)
@@ -208,6 +219,10 @@ class Extraction(BaseModel):
         spans: list[Evidence] = []
         for item in [
             self.date_of_service,
+            self.signature_date,
+            self.plan_of_care_start,
+            self.visit_number,
+            self.visits_planned,
             self.total_timed_minutes,
             self.total_treatment_minutes,
             self.time_in,

@@ -55,8 +55,18 @@ CLEAN_NOTE: dict[str, Any] = {
     "outcome_measures": ["TUG 12 s"],
 }
 
-_GROUNDED = ("date_of_service", "total_timed_minutes", "total_treatment_minutes", "time_in", "time_out")
-_SPANNED_LISTS = ("goals", "blocks", "billing", "clinicians")
+_GROUNDED = (
+    "date_of_service",
+    "signature_date",
+    "plan_of_care_start",
+    "visit_number",
+    "visits_planned",
+    "total_timed_minutes",
+    "total_treatment_minutes",
+    "time_in",
+    "time_out",
+)
+_SPANNED_LISTS = ("goals", "blocks", "billing", "clinicians", "named_codes")
 _span_offsets = count()
 
 

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from reviewer.rules import activity, documentation, modifiers, ncci, payer, reading, time, units_rules  # noqa: F401  (registers rules)
+from reviewer.rules import (  # noqa: F401  (registers rules)
+    activity,
+    documentation,
+    modifiers,
+    ncci,
+    payer,
+    reading,
+    record,
+    time,
+    units_rules,
+)
 from reviewer.rules.base import REGISTRY, Rule, Violation, rule
 from reviewer.rules.engine import RulesResult, evaluate
 
-RULES_VERSION = "2025Q4.2"
+RULES_VERSION = "2025Q4.3"
 RULES_EFFECTIVE = date(2025, 10, 1)
 
 __all__ = ["REGISTRY", "RULES_EFFECTIVE", "RULES_VERSION", "Rule", "RulesResult", "Violation", "evaluate", "rule"]

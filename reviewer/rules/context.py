@@ -79,6 +79,10 @@ class ReviewContext:
         """Verified blocks the note bills (blocks it marks "not billed" are left out)."""
         return [b for b in self.extraction.blocks if b.verified and not b.billed_as_not_billed]
 
+    def blocks_all_documented(self) -> list[TreatmentBlock]:
+        """Verified blocks whose minutes count, billed or marked not billed (not restatements)."""
+        return [b for b in self.extraction.blocks if b.verified and (b.counted or b.billed_as_not_billed)]
+
     def blocks_for(self, code: str) -> list[TreatmentBlock]:
         return [b for b in self.blocks if b.code and normalize_code(b.code) == code]
 
