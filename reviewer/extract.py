@@ -352,7 +352,7 @@ def build_extraction(
     assistant = _assistant(note)
     dos = parsing.find_date_of_service(note.text)
     doubtful: list[str] = []
-    skill = confirmed_lines(note, answers, "skill", doubtful)
+    skill = witnessed_lines(note, confirmed_lines(note, answers, "skill", doubtful), "skill", discrepancies)
     response = confirmed_lines(note, answers, "response", doubtful)
     goal_lines = confirmed_lines(note, answers, "goal", doubtful)
     return Extraction(
@@ -418,12 +418,26 @@ def confirmed_lines(
     return sorted(confirmed)
 
 
+_NEGATION_RE = re.compile(
+    r"\b(?:no|not|without|w/o|never|nor)\b[^.;,:]{0,25}$|\bindependent(?:ly)?\b[^.;,:]{0,15}$", re.IGNORECASE
+)
+
+
+def names_element(line: str, key: str) -> bool:
+    """The line names the element in its own words: a cue that is not negated ("did not need any
+    cues", "without assist" name none)."""
+    return any(
+        not _NEGATION_RE.search(line[max(0, m.start() - 40) : m.start()])
+        for p in _cue_patterns()[key]
+        for m in p.finditer(line)
+    )
+
+
 def witnessed_lines(note: NumberedNote, lines: list[int], key: str, discrepancies: list[Discrepancy]) -> list[int]:
     """The confirmed lines that also name the element in their own words (its cue vocabulary): for
     an element that raises a billing flag, the model's yes on a line that names none of it is a
     disagreement of the witnesses, shown and not counted."""
-    patterns = _cue_patterns()[key]
-    named = [n for n in lines if any(p.search(note.lines[n - 1]) for p in patterns)]
+    named = [n for n in lines if names_element(note.lines[n - 1], key)]
     discrepancies += [
         Discrepancy(field=key, parser="the line names none of it", model=f"line {n}", chosen=None, line=n)
         for n in lines

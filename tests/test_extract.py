@@ -373,3 +373,19 @@ def test_rescoring_rebuilds_the_same_extraction_from_the_cached_answers(dev_note
     assert raw_to_extraction(dev_note, result.raw_output) == result.extraction
     with pytest.raises(ExtractionFailed):
         raw_to_extraction(dev_note, "{not json")
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ("min verbal cues for anterior weight shift", True),
+        ("Sit<>stand from 18 in chair without UEs x10, VC for anterior wt shift", True),  # "without" is about the UEs
+        ("She did all of it on her own and did not need any cues or corrections from me today.", False),
+        ("Completed the circuit independently, no assist", False),
+        ("Activity    Parameters    Code", False),
+    ],
+)
+def test_a_skill_line_must_name_skilled_care_in_its_own_words(line, names):
+    from reviewer.extract import names_element
+
+    assert names_element(line, "skill") is names
