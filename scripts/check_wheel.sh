@@ -25,6 +25,16 @@ grep -q "97530" <<<"$report"
 report="$("$work/venv/bin/python" -m reviewer review --json "$work/notes/sample-note.txt")"
 "$work/venv/bin/python" -c 'import json, sys; r = json.loads(sys.argv[1]); assert r["status"] == "ok", r.get("error")' "$report"
 "$work/venv/bin/reviewer" eval dev --out "$work/run/dev.json" >/dev/null 2>&1  # the corpora ship in the wheel
+# The app's pages ship in the wheel: the installed `reviewer ui` serves them.
+"$work/venv/bin/reviewer" ui --port 8597 >"$work/ui.log" 2>&1 &
+ui_pid=$!
+for _ in $(seq 1 60); do
+  if curl -fsS http://127.0.0.1:8597/_stcore/health >/dev/null 2>&1; then break; fi
+  sleep 1
+done
+curl -fsS http://127.0.0.1:8597/_stcore/health >/dev/null || { cat "$work/ui.log" >&2; exit 1; }
+kill "$ui_pid"
+wait "$ui_pid" 2>/dev/null || true
 for name in ui evals prompts; do
   if "$work/venv/bin/python" -c "import $name" 2>/dev/null; then
     echo "check_wheel: the wheel installs a top-level '$name' package" >&2

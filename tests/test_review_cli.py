@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from conftest import CORPUS
@@ -68,3 +71,24 @@ def test_a_note_the_model_cannot_read_is_reported_failed_not_clean(tmp_path):
 def test_unknown_payer_is_refused():
     result = run("review", str(NOTE), "--backend", "replay", "--payer", "medicaid")
     assert result.exit_code == 2 and "--payer" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["review", "--backend", "replay"],
+        ["batch", "--backend", "replay", "--out", "OUT"],
+        ["eval", "--backend", "replay"],
+    ],
+)
+def test_error_lines_are_never_wrapped_whatever_the_terminal_width(tmp_path, command):
+    missing = tmp_path / ("a-long-folder-name-" * 6) / "no-such-note.txt"
+    args = [str(missing) if part == "OUT" else part for part in command]
+    args.insert(1, str(missing))
+    env = {**os.environ, "COLUMNS": "20", "LINES": "10", "TERM": "xterm"}
+    result = subprocess.run(
+        [sys.executable, "-m", "reviewer", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error:") and str(missing) in errors[0], result.stderr
