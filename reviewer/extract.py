@@ -225,7 +225,7 @@ def _ask_billed_questions(reader: _Reader, note: NumberedNote, numbers: NoteNumb
     timed_units = {n for b in found if b.codes and is_timed(b.codes[0]) and not b.not_billed for n in b.units}
     _check_element(reader, note, "passive", [n for n in cue_lines(note, "passive") if n in timed_units], lines)
     for index, block in enumerate(found, 1):
-        if _needs_kind(block):
+        if _needs_kind(block) and activity_witness(note, block) != "functional":
             reader.ask(
                 f"kind:B{index}",
                 "kind",
@@ -463,9 +463,13 @@ def _span_evidence(note: NumberedNote, first: int, last: int, supports: str) -> 
 def _kind(
     note: NumberedNote, block: Block, index: int, answers: dict[str, Judgement], discrepancies: list[Discrepancy]
 ) -> tuple[str, float | None]:
-    """The model's kind of a block it was asked about, when it is sure; a non-functional kind also
-    needs the block's own words to name isolated care and no functional task (`activity_witness`),
-    or the witnesses disagree: the kind stays unjudged and the disagreement is shown."""
+    """The kind of a block the rules judge. A block that names a functional task is functional
+    (a non-functional answer could not stand, so the model is not asked). Otherwise the model's
+    kind, when it is sure; a non-functional kind also needs the block's own words to name isolated
+    care (`activity_witness`), or the witnesses disagree: the kind stays unjudged and the
+    disagreement is shown."""
+    if _needs_kind(block) and activity_witness(note, block) == "functional":
+        return "functional", None  # no answer could raise a flag here, so none is asked
     judgement = answers.get(f"kind:B{index + 1}")
     if judgement is None:
         return (_code_kind(block.codes[0]) if len(block.codes) == 1 else "other"), None

@@ -360,10 +360,27 @@ def test_a_97530_block_the_model_calls_exercise_is_flagged_only_when_sure_and_th
     assert "no_functional_activity" in sure.flags
     unsure = _review(exercise, {**DEV_0001_ANSWERS, "kind": "exercise"}, confidence=0.3)
     assert "no_functional_activity" not in unsure.flags
-    # Transfers, stairs and a car transfer are functional tasks: the witnesses disagree, no flag.
-    functional = _review(dev_note, {**DEV_0001_ANSWERS, "kind": "exercise"}, confidence=0.9)
-    assert "no_functional_activity" not in functional.flags
-    assert any(d.field == "block.kind" and d.model == "exercise" for d in functional.extraction.discrepancies)
+    # A block that names isolated care and no functional task, with a model that calls it functional:
+    # no flag rests on the model's word alone either way.
+    assert "no_functional_activity" not in _review(exercise, {**DEV_0001_ANSWERS, "kind": "functional"}).flags
+
+
+def test_a_block_naming_a_functional_task_is_functional_without_asking(dev_note):
+    backend = AnsweringBackend({**DEV_0001_ANSWERS, "kind": "exercise"}, 0.9)
+    report = review_text(dev_note, note_id="t", payer="medicare", backend=backend, settings=SETTINGS)
+    assert "kind" not in backend.asked  # transfers, stairs and a car transfer: no answer could flag it
+    assert "no_functional_activity" not in report.flags
+    assert next(b for b in report.extraction.blocks if b.code == "97530").kind == "functional"
+
+
+def test_a_block_naming_neither_gets_the_models_kind_only_with_the_words(dev_note):
+    vague = dev_note.replace(
+        dev_note.split("Therapeutic activities (97530) x 25 min: ", 1)[1].split("\n", 1)[0],
+        "worked on R LE strength and control, min verbal cues for form.",
+    )
+    report = _review(vague, {**DEV_0001_ANSWERS, "kind": "exercise"}, confidence=0.9)
+    assert "no_functional_activity" not in report.flags  # the block names no isolated exercise
+    assert any(d.field == "block.kind" and d.model == "exercise" for d in report.extraction.discrepancies)
 
 
 def test_rescoring_rebuilds_the_same_extraction_from_the_cached_answers(dev_note):
