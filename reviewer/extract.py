@@ -15,7 +15,6 @@ import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from functools import cache, partial
 from typing import TypeVar
 
@@ -225,7 +224,7 @@ def _ask_billed_questions(reader: _Reader, note: NumberedNote, numbers: NoteNumb
     timed_units = {n for b in found if b.codes and is_timed(b.codes[0]) and not b.not_billed for n in b.units}
     _check_element(reader, note, "passive", [n for n in cue_lines(note, "passive") if n in timed_units], lines)
     for index, block in enumerate(found, 1):
-        if _needs_kind(block) and activity_witness(note, block) != "functional":
+        if _needs_kind(block) and not _functional_by_its_words(note, block):
             reader.ask(
                 f"kind:B{index}",
                 "kind",
@@ -468,7 +467,7 @@ def _kind(
     kind, when it is sure; a non-functional kind also needs the block's own words to name isolated
     care (`activity_witness`), or the witnesses disagree: the kind stays unjudged and the
     disagreement is shown."""
-    if _needs_kind(block) and activity_witness(note, block) == "functional":
+    if _functional_by_its_words(note, block):
         return "functional", None  # no answer could raise a flag here, so none is asked
     judgement = answers.get(f"kind:B{index + 1}")
     if judgement is None:
@@ -489,6 +488,11 @@ def _kind(
             )
             return "other", judgement.confidence
     return judgement.answer, judgement.confidence
+
+
+def _functional_by_its_words(note: NumberedNote, block: Block) -> bool:
+    """A block the rules judge that names a functional task: functional, without asking the model."""
+    return _needs_kind(block) and activity_witness(note, block) == "functional"
 
 
 def activity_witness(note: NumberedNote, block: Block) -> str | None:
@@ -919,21 +923,12 @@ def _signature_date(note: NumberedNote, signature: Clinician | None) -> Grounded
         for n in sorted(set(lines))
         if n
         for value, start, end in parsing.dates_in(note.lines[n - 1])
-        if (parsed := _as_date(value)) is not None
+        if (parsed := parsing.read_date(value)) is not None
     ]
     if not dated:
         return None
     _, value, start, end = max(dated)
     return Grounded[str](value=value, evidence=_span(note, start, end, "signature date"))
-
-
-def _as_date(value: str) -> date | None:
-    for fmt in ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(value, fmt).date()
-        except ValueError:
-            continue
-    return None
 
 
 def _grounded_text(note: NumberedNote, found: tuple[str, int, int] | None, supports: str) -> Grounded[str] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cache
 
 from reviewer import clock
@@ -40,35 +41,6 @@ _DOS_LABEL_RE = re.compile(
     r"\b(?:DOS|date of service|date of tx|date of treatment|service date|visit date|date)\b\s*[:#-]?\s*", re.IGNORECASE
 )
 
-CREDENTIALS = (
-    "PT",
-    "DPT",
-    "MPT",
-    "MSPT",
-    "PTA",
-    "LPTA",
-    "OT",
-    "OTR",
-    "OTR/L",
-    "OTD",
-    "COTA",
-    "COTA/L",
-    "OTA",
-    "SLP",
-    "CCC-SLP",
-    "SLP-A",
-    "SLPA",
-    "MS",
-    "OCS",
-    "NCS",
-    "GCS",
-    "SCS",
-    "CHT",
-    "ATC",
-    "CSCS",
-    "CLT",
-    "FAAOMPT",
-)
 LICENSED_CREDENTIALS = (
     "PT",
     "DPT",
@@ -87,6 +59,20 @@ LICENSED_CREDENTIALS = (
     "CCC-SLP",
     "SLP-A",
     "SLPA",
+)
+# Specialty certifications: read as credentials, but no professional identification on their own.
+CREDENTIALS = (
+    *LICENSED_CREDENTIALS,
+    "MS",
+    "OCS",
+    "NCS",
+    "GCS",
+    "SCS",
+    "CHT",
+    "ATC",
+    "CSCS",
+    "CLT",
+    "FAAOMPT",
 )
 ASSISTANT_CREDENTIALS = ("PTA", "LPTA", "COTA", "COTA/L", "OTA", "SLP-A", "SLPA")
 _CRED_RE = re.compile(
@@ -606,6 +592,19 @@ def planned_visits(text: str) -> tuple[int, int, int] | None:
     for match in _FREQUENCY_RE.finditer(text):
         if match.group(2):
             return int(match.group(1)) * int(match.group(2)), match.start(), match.end()
+    return None
+
+
+DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d", "%m-%d-%Y", "%m-%d-%y", "%B %d, %Y", "%b %d, %Y")
+
+
+def read_date(text: str) -> date | None:
+    """A date in the usual US spellings ("03/11/2025", "3/11/25", "2025-03-11", "March 11, 2025")."""
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
     return None
 
 

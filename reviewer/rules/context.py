@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from functools import cached_property
 
 from reviewer import clock
 from reviewer.codes import code_info, is_timed, is_untimed, normalize_code, normalize_modifier
+from reviewer.parsing import read_date
 from reviewer.payers import PayerProfile, default_payer, get_payer
 from reviewer.report import UnitRow
 from reviewer.schema import Evidence, Extraction, Grounded, TreatmentBlock
 from reviewer.units import UnitAllocation, allocate, compare_billed
 
 DISCIPLINE_MODIFIERS = {"PT": "GP", "OT": "GO", "SLP": "GN"}
-DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d", "%m-%d-%Y", "%m-%d-%y", "%B %d, %Y", "%b %d, %Y")
 
 
 @dataclass
@@ -209,14 +209,7 @@ class ReviewContext:
 def parse_date(value: Grounded[str] | None) -> date | None:
     """A verified date of service, in the usual US spellings; None when absent or unreadable."""
     text = _verified_value(value)
-    if not isinstance(text, str):
-        return None
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(text.strip(), fmt).date()
-        except ValueError:
-            continue
-    return None
+    return read_date(text) if isinstance(text, str) else None
 
 
 def block_interval(block: TreatmentBlock) -> tuple[int, int] | None:
