@@ -17,6 +17,7 @@ from reviewer.cli import app
 from reviewer.evals.harness import (
     EvalError,
     LabelledNote,
+    corpus_folder,
     load_corpus,
     predicted_fields,
     rescore_corpus,
@@ -96,6 +97,29 @@ def test_load_corpus_rejects_missing_or_broken_labels(tmp_path):
     (tmp_path / "labels.jsonl").write_text('{"id": "a", "gold": {}}\n{not json\n')
     with pytest.raises(EvalError, match=r"labels.jsonl:2"):
         load_corpus(tmp_path)
+
+
+def test_broken_block_gold_is_refused_with_its_line(tmp_path):
+    (tmp_path / "labels.jsonl").write_text('{"id": "a", "gold": {}}\n')
+    (tmp_path / "blocks.jsonl").write_text('{"id": "a", "blocks": []}\n{"id": "b", "blocks": [{"lines": [3]}]}\n')
+    with pytest.raises(EvalError, match=r"blocks\.jsonl:2: not a valid block line"):
+        load_corpus(tmp_path)
+    (tmp_path / "blocks.jsonl").write_text("{not json\n")
+    with pytest.raises(EvalError, match=r"blocks\.jsonl:1"):
+        load_corpus(tmp_path)
+
+
+def test_a_corpus_is_a_folder_or_the_name_of_a_shipped_one(tmp_path):
+    settings = Settings()
+    assert corpus_folder("dev", settings).name == "dev"
+    assert corpus_folder(tmp_path, settings) == tmp_path
+    with pytest.raises(EvalError, match="no such corpus folder"):
+        corpus_folder("no-such-corpus", settings)
+    with pytest.raises(EvalError, match="no such corpus folder"):
+        corpus_folder(tmp_path / "missing", settings)
+    elsewhere = Settings(corpora_dir=tmp_path)
+    (tmp_path / "mine").mkdir()
+    assert corpus_folder("mine", elsewhere) == tmp_path / "mine"
 
 
 def test_second_run_uses_cached_outputs(corpus, store, settings):
