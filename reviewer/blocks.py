@@ -44,6 +44,8 @@ _NOT_MINUTES_AFTER_RE = re.compile(
     r"in\b|inch|cm\b|steps?\b|trials?\b|times\b|pts?\b|patients?\b|s\b|sec|seconds?\b|:\d|-?\d)",
     re.IGNORECASE,
 )
+_TIMES_BEFORE_RE = re.compile(r"(?:^|[\s(,;])[x×]\s*$", re.IGNORECASE)  # "x10": ten times, unless "x10 min"
+_MINUTES_AFTER_RE = re.compile(r"^\s*(?:min|mins|minutes?\b|'|m\b)", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"(?<![\d.:/])(\d{1,3})(?![\d.:/])")
 _SETS_RE = re.compile(r"(?<![\d.\-])(?!59\s*[x×])\d{1,2}\s*[x×]\s*\d{1,3}(?!\d)")  # "2x15": sets by repetitions
 HEAD_CLOCK_WITHIN = 16  # a clock range that opens a unit (its first characters) opens a block
@@ -407,14 +409,16 @@ def summary_minutes(note: NumberedNote, block: Block) -> dict[str, int]:
 
 
 def numbers_in(note: NumberedNote, block: Block) -> list[int]:
-    """The numbers written in a block that could be minutes (not units, repetitions, weights,
-    distances, scores, dates or clock times): the model's choices for the block's minutes."""
+    """The numbers written in a block that could be minutes (not units, repetitions such as "x10",
+    weights, distances, scores, dates or clock times): the model's choices for the block's minutes."""
     found: list[int] = []
     for number in block.units:
         line = parsing.normalize_spoken(note.lines[number - 1])
         line = parsing.strip_codes(line)
         for match in _NUMBER_RE.finditer(line):
             value = int(match.group(1))
-            if 0 < value <= 240 and not _NOT_MINUTES_AFTER_RE.match(line[match.end() :]) and value not in found:
+            after = line[match.end() :]
+            repetitions = _TIMES_BEFORE_RE.search(line[: match.start()]) and not _MINUTES_AFTER_RE.match(after)
+            if 0 < value <= 240 and not _NOT_MINUTES_AFTER_RE.match(after) and not repetitions and value not in found:
                 found.append(value)
     return found

@@ -29,6 +29,7 @@ from reviewer.prompts import PromptTemplate
 from reviewer.schema import (
     ActivityKind,
     BillingLine,
+    DocumentType,
     Clinician,
     Discrepancy,
     Evidence,
@@ -36,6 +37,7 @@ from reviewer.schema import (
     Goal,
     Grounded,
     Judgement,
+    RecordElement,
     TreatmentBlock,
     Uncertain,
 )
@@ -44,20 +46,28 @@ from reviewer.schema import (
 ABSENT_MIN = 0.6  # a "none" answer this sure, with no line to check, calls an element absent
 OTHER_DOC_MIN = 0.85  # P(not a daily note) at which the model alone decides
 OTHER_DOC_TITLED_MIN = 0.7  # ... and at which it decides when the first lines name another document type
+OTHER_DOC_HEADED_MIN = 0.5  # ... and when they carry two or more message header fields (From:, To:, Subject:)
 TITLE_LINES = 10  # "the first lines": a letterhead (name, address, date, addressee) comes before "RE:"
 KIND_MIN = 0.6  # a kind this sure is taken; below it the block's kind is "other" (no flag)
 NON_FUNCTIONAL_KINDS = ("exercise", "balance", "gait", "manual", "passive")  # need a second witness
 # P(yes) at which the model confirms that a line shows the element (goal, skill, ...).
 CHECK_MIN = {"goal": 0.6, "skill": 0.6, "response": 0.7, "group": 0.7, "passive": 0.6}
+# A second witness in the line's own words lowers the bar: (cue vocabulary, P(yes) needed with it).
+WITNESSED_CHECK_MIN = {"group": ("group_count", 0.5)}
+# Elements whose suggested lines all failed get the model's own pick as one more line to check
+# (the goal check separates well; for the others a leaning yes is too common to risk it).
+PICK_AFTER_SUGGESTIONS = ("goal",)
 CHECKS_PER_ELEMENT = 2
 QUOTE_CHARS = 160
 
+RECORD_PARTS = ("subjective", "objective", "assessment", "plan")
 KINDS = ["functional", "exercise", "balance", "gait", "selfcare", "manual", "passive", "cognitive", "other"]
 NONE = "none"
 _GOAL_PREFIX_RE = re.compile(
     r"^\s*(?:[-*•]\s*)?(?:(?:STG|LTG|short[- ]term goals?|long[- ]term goals?|goals?)\s*(?:#?\d+)?\s*(?:\([^)]*\))?\s*[:.\-–—]\s*)+",
     re.IGNORECASE,
 )
+_GOAL_WORD_RE = re.compile(r"\b(?:goals?|STG|LTG)\b", re.IGNORECASE)
 _LIST_ITEM_RE = re.compile(r"^\s*(?:\(?\d{1,2}[.)—–-]|[-*•·]|[a-z][.)]|STG|LTG)\s*", re.IGNORECASE)
 _ALL_CODES_RE = re.compile(r"\b(?:both|all|each|every)\b", re.IGNORECASE)
 _ASSISTANT_WORD_RE = re.compile(
@@ -69,6 +79,12 @@ _PROVIDER_HINT_RE = re.compile(
 )
 _SIGNATURE_HINT_RE = re.compile(r"sign|electronically|e-signed|/s/", re.IGNORECASE)
 _MODIFIER_LINE_RE = re.compile(r"\bmod(?:ifier)?s?\b", re.IGNORECASE)
+# A heading with nothing on its own line: "Pt Response:" (a field label) or "ASSESSMENT" (a section).
+_LABEL_RE = re.compile(r"^\s*[A-Za-z][\w /&()'.#-]{0,40}:\s*$")
+_SECTION_RE = re.compile(r"^\s*[A-Z][A-Z&()'.-]+(?:[ /]+[A-Z&()'.-]+){0,3}\s*$")
+_CELL_SPLIT_RE = re.compile(r"\t+|\s{2,}|\s*\|\s*")
+_COLUMN_NAME_RE = re.compile(r"[A-Z][A-Za-z/#.&()-]*(?: [A-Za-z/#.&()-]+)?")
+_LABELLED_RE = re.compile(r"^\s*[A-Za-z][\w /&()'.#-]{0,30}:\s*\S")
 _ALL_LINES_RE = re.compile(r"\b(?:all|each|every)\s+(?:billed\s+)?(?:lines?|codes?|services?)\b", re.IGNORECASE)
 
 
@@ -183,9 +199,13 @@ def extract(text: str, backend: ModelBackend, prompt: PromptTemplate) -> Extract
     reader.ask(
         "doc", "doc", ["no", "yes"], probability_of="yes"
     )  # "no": a daily note (the first question of every review)
-    if not is_other_document(note, numbers.billing, reader.answers):
+    if document_type(note, numbers.billing, reader.answers) != "other":
         for key in ("goal", "skill", "response"):
             _check_element(reader, note, key, cue_lines(note, key), lines)
+        _ask_goal_function(reader, note)
+        for part in RECORD_PARTS:
+            if record_line(note, part) is None:  # no line names it in its words: the model points, or says none
+                reader.ask(f"record_{part}", f"record_{part}", lines, presence=True)
         if any(is_timed(b.code) for b in numbers.billing):
             _ask_billed_questions(reader, note, numbers, lines)
     answers = {key: judgement.model_dump() for key, judgement in reader.answers.items()}
@@ -221,8 +241,8 @@ def _ask_billed_questions(reader: _Reader, note: NumberedNote, numbers: NoteNumb
     """Group, passive care, the kind of the blocks the rules judge, and minutes no witness settles."""
     found = numbers.found
     _check_element(reader, note, "group", cue_lines(note, "group"), lines)
-    timed_units = {n for b in found if b.codes and is_timed(b.codes[0]) and not b.not_billed for n in b.units}
-    _check_element(reader, note, "passive", [n for n in cue_lines(note, "passive") if n in timed_units], lines)
+    counted_units = {n for b in found if _may_count_passive(b) for n in b.units}
+    _check_element(reader, note, "passive", [n for n in cue_lines(note, "passive") if n in counted_units], lines)
     for index, block in enumerate(found, 1):
         if _needs_kind(block) and not _functional_by_its_words(note, block):
             reader.ask(
@@ -248,19 +268,63 @@ def _ask_billed_questions(reader: _Reader, note: NumberedNote, numbers: NoteNumb
         )
 
 
-def is_other_document(note: NumberedNote, billing: list[BillingLine], answers: dict[str, Judgement]) -> bool:
-    """Not a daily treatment note that bills therapy: no billing line is written in it, or the model
-    is sure it is another kind of document, or leans to it and the document's first lines call it
-    a letter, memo, appeal, request, report or instruction (the cue only lowers the bar; the model
-    decides)."""
-    if not billing:  # bills nothing: not a daily note that bills therapy (FORMAT.md)
-        return True
+def document_type(note: NumberedNote, billing: list[BillingLine], answers: dict[str, Judgement]) -> DocumentType:
+    """What the document is. One that bills nothing is a treatment note without billing lines
+    unless it shows what else it is (an evaluation's sections, a referral, a letter) or the model
+    is sure; its documentation is reviewed, its flag stays `not_a_treatment_note` (FORMAT.md)."""
+    if billing:
+        return "other" if is_other_document(note, answers) else "treatment_note"
+    if other_document_line(note) is not None or _p_other(answers) >= OTHER_DOC_MIN:
+        return "other"
+    return "unbilled_note"
+
+
+def other_document_line(note: NumberedNote, anywhere: bool = True) -> int | None:
+    """The line that shows the document is not a daily note: a title cue among the first lines, a
+    message header, or (`anywhere`) an evaluation's, report's or letter's wording anywhere."""
+    titled = [n for n in cue_lines(note, "document") if n <= TITLE_LINES]
+    if titled:
+        return titled[0]
+    if len(message_fields(note)) >= 2:
+        return next(n for n, line in enumerate(note.lines, 1) if _message_field_re().match(line))
+    return next(iter(cue_lines(note, "other_document")), None) if anywhere else None
+
+
+def _p_other(answers: dict[str, Judgement]) -> float:
+    judgement = answers.get("doc")
+    if judgement is None:
+        return 0.0
+    return judgement.confidence if judgement.confidence is not None else float(judgement.answer == "yes")
+
+
+def is_other_document(note: NumberedNote, answers: dict[str, Judgement]) -> bool:
+    """A note with billing lines that is not a daily treatment note: the model is sure it is another
+    kind of document, or leans to it and the document's first lines call it a letter, memo,
+    appeal, request, report or instruction, or open with message header fields (the cues only
+    lower the bar; the model decides)."""
     judgement = answers.get("doc")
     if judgement is None:
         return False
     p_other = judgement.confidence if judgement.confidence is not None else float(judgement.answer == "yes")
     titled = any(number <= TITLE_LINES for number in cue_lines(note, "document"))
-    return p_other >= OTHER_DOC_MIN or (titled and p_other >= OTHER_DOC_TITLED_MIN)
+    headed = len(message_fields(note)) >= 2
+    return (
+        p_other >= OTHER_DOC_MIN
+        or (titled and p_other >= OTHER_DOC_TITLED_MIN)
+        or (headed and p_other >= OTHER_DOC_HEADED_MIN)
+    )
+
+
+def message_fields(note: NumberedNote) -> set[str]:
+    """The message header fields ("From:", "To:", "Subject:") that open lines among the first ones."""
+    fields = _message_field_re()
+    return {m.group(1).lower() for line in note.lines[:TITLE_LINES] if (m := fields.match(line))}
+
+
+@cache
+def _message_field_re() -> re.Pattern:
+    names = "|".join(re.escape(name) for name in load_yaml("cues.yaml")["message_fields"])
+    return re.compile(rf"^\s*({names})\s*:", re.IGNORECASE)
 
 
 def cue_lines(note: NumberedNote, key: str) -> list[int]:
@@ -282,32 +346,161 @@ def _check_element(reader: _Reader, note: NumberedNote, key: str, suggested: lis
     """Whether the note shows an element (goal, skill, response, group, passive): the model checks
     the suggested lines one at a time until one is confirmed; with no suggestion it first picks a
     line itself among all of them."""
-    candidates = suggested[:CHECKS_PER_ELEMENT]
-    if not candidates:
-        pick = reader.ask(key, key, lines, presence=True)
-        candidates = [] if pick.answer == NONE else [int(pick.answer)]
+    candidates = list(dict.fromkeys(n for n in map(partial(content_line, note), suggested) if n))[:CHECKS_PER_ELEMENT]
+    confirmed = False
     for number in candidates:
-        check = reader.ask(
-            f"{key}_check:{number}",
-            f"{key}_check",
-            ["yes", "no"],
-            probability_of="yes",
-            line=number,
-            text=quote(note, number),
-        )
-        if (check.confidence or 0) >= CHECK_MIN[key]:
-            break
+        if _check_line(reader, note, key, number):
+            if key != "goal" or names_activity(note, number):  # a goal that names no activity: look on
+                return
+            confirmed = True
+    if confirmed or (candidates and key not in PICK_AFTER_SUGGESTIONS):
+        return
+    pick = reader.ask(key, key, lines, presence=True)
+    number = content_line(note, int(pick.answer)) if pick.answer != NONE else None
+    if number is not None and number not in candidates:
+        _check_line(reader, note, key, number)
+
+
+def record_line(note: NumberedNote, part: str) -> int | None:
+    """The first line that records a SOAP part in its own words (spoken numbers read as digits):
+    a line with content, not a heading alone nor a charge line."""
+    for number, line in enumerate(note.lines, 1):
+        if segmentation.is_charge_unit(line) or content_line(note, number) != number:
+            continue
+        if names_element(parsing.normalize_spoken(line), part):
+            return number
+    return None
+
+
+def _record(note: NumberedNote, answers: dict[str, Judgement]) -> list[RecordElement]:
+    """Each SOAP part: recorded where a line names it, or where the model points to a line with
+    content; absent only when no line names it and the model is sure there is none."""
+    out: list[RecordElement] = []
+    for part in RECORD_PARTS:
+        number, source = record_line(note, part), "parser"
+        pick = answers.get(f"record_{part}")
+        if number is None and pick is not None and pick.answer != NONE:
+            number, source = content_line(note, int(pick.answer)), "model"
+        if number is not None:
+            out.append(RecordElement(part=part, present=True, evidence=_line_evidence(note, number, part), source=source))
+        elif pick is not None:  # "none", sure or not, or a pointer to an empty heading
+            sure = pick.answer == NONE and (pick.confidence if pick.confidence is not None else 1.0) >= ABSENT_MIN
+            out.append(RecordElement(part=part, present=False if sure else None))
+    return out
+
+
+def names_activity(note: NumberedNote, number: int) -> bool:
+    """A goal line (with the items of its list) names a daily-life activity in its own words."""
+    text = " ".join(note.lines[n - 1] for n in _goal_list(note, number))
+    return any(p.search(text) for p in (*_cue_patterns()["goal_activity"], *_cue_patterns()["functional_task"]))
+
+
+def _ask_goal_function(reader: _Reader, note: NumberedNote) -> None:
+    """Confirmed goals that name no daily-life activity ("increase grip to 75 lb"): the model says
+    whether they are about one, as a second witness to their being functional."""
+    goal_lines = confirmed_lines(note, reader.answers, "goal")
+    if not goal_lines or any(names_activity(note, n) for n in goal_lines):
+        return
+    number = goal_lines[0]
+    items = _goal_list(note, number)
+    reader.ask(
+        f"goal_function:{number}",
+        "goal_function",
+        ["yes", "no"],
+        probability_of="yes",
+        line=number,
+        text=quote_span(note, items[0], items[-1]),
+    )
+
+
+def _check_line(reader: _Reader, note: NumberedNote, key: str, number: int) -> bool:
+    """Ask whether one line shows the element; True when the model confirms it."""
+    check = reader.ask(
+        f"{key}_check:{number}",
+        f"{key}_check",
+        ["yes", "no"],
+        probability_of="yes",
+        line=number,
+        text=quote(note, number),
+    )
+    return _confirms(note, key, number, check)
+
+
+def _confirms(note: NumberedNote, key: str, number: int, check: Judgement) -> bool:
+    """The model's yes on a line is sure enough, alone or with the line's own words as a second witness."""
+    confidence = check.confidence or 0
+    if confidence >= CHECK_MIN[key]:
+        return True
+    witness = WITNESSED_CHECK_MIN.get(key)
+    return witness is not None and confidence >= witness[1] and names_element(note.lines[number - 1], witness[0])
+
+
+def content_line(note: NumberedNote, number: int) -> int | None:
+    """The line that holds what a line says: itself, or, for a heading alone on its line, the line
+    under it; None for a heading with nothing under it (an empty template field such as
+    "Pt Response:" followed by the next field)."""
+    if not note.has_line(number):
+        return None
+    line = note.lines[number - 1]
+    if _is_table_head(line):
+        return None
+    label, section = bool(_LABEL_RE.match(line)), bool(_SECTION_RE.match(line))
+    if not (label or section):
+        return number
+    after = number + 1
+    if not note.has_line(after):
+        return None
+    following = note.lines[after - 1]
+    if section and not label and not any(c.islower() for c in following):  # a note written in capitals
+        return number
+    if _LABEL_RE.match(following) or _SECTION_RE.match(following) or (label and _LABELLED_RE.match(following)):
+        return None
+    return after
+
+
+def _is_table_head(line: str) -> bool:
+    """A table's header row ("Activity   Parameters   Assist   Code"): column names, no values."""
+    cells = [cell for cell in _CELL_SPLIT_RE.split(line.strip()) if cell]
+    return len(cells) >= 3 and all(_COLUMN_NAME_RE.fullmatch(cell) for cell in cells)
 
 
 def quote(note: NumberedNote, number: int) -> str:
-    """A line as the verification question quotes it."""
-    return quote_span(note, number, number)
+    """A line as the verification question quotes it, with the lines it wraps onto."""
+    return quote_span(note, number, wrapped_end(note, number))
+
+
+def wrapped_end(note: NumberedNote, number: int, most: int = 2) -> int:
+    """The last line of the item that starts at `number`: a line that breaks off ("therapist-",
+    "and,") or is followed by a more indented line that starts no new item continues there."""
+    last = number
+    while last - number < most and note.has_line(last + 1) and not note.breaks[last] and not note.joined[last]:
+        line, following = note.lines[last - 1], note.lines[last]
+        breaks_off = line.rstrip().endswith(("-", ",", "+", "&", "/"))
+        indented = _indent(following) > _indent(line) and not _LIST_ITEM_RE.match(following)
+        if not (breaks_off or indented):
+            break
+        last += 1
+    return last
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def quote_span(note: NumberedNote, first: int, last: int) -> str:
     """Lines quoted as one: spaces collapsed, double quotes made single, cut at `QUOTE_CHARS`."""
     text = " ".join(" ".join(note.lines[n - 1].split()) for n in range(first, last + 1)).replace('"', "'")
     return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _may_count_passive(block: Block) -> bool:
+    """A block whose minutes a timed code may count: it names a timed code, or names none and has
+    minutes or times, and is not marked as not billed."""
+    if block.not_billed:
+        return False
+    if block.codes:
+        return is_timed(block.codes[0])
+    return bool(block.readings) or block.start_time is not None
 
 
 def _needs_kind(block: Block) -> bool:
@@ -354,8 +547,16 @@ def build_extraction(
     skill = witnessed_lines(note, confirmed_lines(note, answers, "skill", doubtful), "skill", discrepancies)
     response = confirmed_lines(note, answers, "response", doubtful)
     goal_lines = confirmed_lines(note, answers, "goal", doubtful)
+    goals = _goals(note, sorted(goal_lines, key=lambda n: not names_activity(note, n)), answers)
+    kind = document_type(note, billing, answers)
+    kind_line = other_document_line(note, anywhere=not billing)
+    goal_numbers = _goal_line_numbers(note, goals)
+    for key, shown in (("skill", skill), ("response", response)):
+        if not shown and key not in doubtful:
+            _absence_witness(note, key, goal_numbers, doubtful, discrepancies)
     return Extraction(
-        document_type="other" if is_other_document(note, billing, answers) else "treatment_note",
+        document_type=kind,
+        document_evidence=_line_evidence(note, kind_line, "document") if kind == "other" and kind_line else None,
         date_of_service=Grounded[str](value=dos[0], evidence=_span(note, dos[1], dos[2], "date")) if dos else None,
         date_of_service_labelled=parsing.labelled_date_of_service(note.text),
         signature_date=_signature_date(note, signature),
@@ -367,7 +568,7 @@ def build_extraction(
         clinicians=[signature] if signature else [],
         assistant_involved=assistant is not None,
         assistant_evidence=assistant,
-        goals=_goals(note, goal_lines),
+        goals=goals,
         blocks=treatment_blocks,
         total_timed_minutes=total_timed,
         total_treatment_minutes=total_treatment,
@@ -377,6 +578,7 @@ def build_extraction(
         group_evidence=next((note.line_evidence(n, "group") for n in confirmed_lines(note, answers, "group")), None),
         skilled_justification=[_line_evidence(note, n, "skill") for n in skill],
         patient_response=[_line_evidence(note, n, "response") for n in response],
+        record=_record(note, answers),
         outcome_measures=[
             Grounded[str](value=name, evidence=_span(note, start, end, "outcome"))
             for name, start, end in parsing.find_outcome_measures(note.text)
@@ -404,7 +606,7 @@ def confirmed_lines(
     """The lines the model confirmed show an element. With no line to check, a sure "none" makes
     the element absent and an unsure one doubtful (no flag on it)."""
     checks = {int(k.rsplit(":", 1)[1]): j for k, j in answers.items() if k.startswith(f"{key}_check:")}
-    confirmed = [n for n, j in checks.items() if (j.confidence or 0) >= CHECK_MIN[key] and note.has_line(n)]
+    confirmed = [n for n, j in checks.items() if note.has_line(n) and _confirms(note, key, n, j)]
     pick = answers.get(key)
     if (
         not checks
@@ -443,6 +645,34 @@ def witnessed_lines(note: NumberedNote, lines: list[int], key: str, discrepancie
         if n not in named
     ]
     return named
+
+
+def _absence_witness(
+    note: NumberedNote, key: str, skip: set[int], doubtful: list[str], discrepancies: list[Discrepancy]
+) -> None:
+    """The model confirmed no line showing the element: if a line names it in its own words (not a
+    heading, not a goal), the witnesses disagree and the element is doubtful, with no flag on it."""
+    named = [
+        n
+        for n, line in enumerate(note.lines, 1)
+        if n not in skip and content_line(note, n) == n and names_element(line, key)
+    ]
+    if named:
+        doubtful.append(key)
+        discrepancies.append(
+            Discrepancy(field=key, parser=f"line {named[0]} names it", model="no line confirmed", chosen=None, line=named[0])
+        )
+
+
+def _goal_line_numbers(note: NumberedNote, goals: list[Goal]) -> set[int]:
+    """The lines the goals are read from, and any line that calls itself a goal."""
+    lines = {n for n, line in enumerate(note.lines, 1) if _GOAL_WORD_RE.search(line)}
+    for goal in goals:
+        if goal.evidence is not None:
+            first, last = note.line_at(goal.evidence.start), note.line_at(max(goal.evidence.start, goal.evidence.end - 1))
+            if first is not None and last is not None:
+                lines.update(range(first, last + 1))
+    return lines
 
 
 def _line_evidence(note: NumberedNote, number: int, supports: str = "") -> Evidence:
@@ -497,12 +727,16 @@ def _functional_by_its_words(note: NumberedNote, block: Block) -> bool:
 
 def activity_witness(note: NumberedNote, block: Block) -> str | None:
     """What the block's lines name: "functional" (a functional task, the 97530 descriptor's
-    examples), "isolated" (only isolated exercise, drills, manual or passive care), or None."""
-    text = " ".join(note.lines[number - 1] for number in range(block.first, block.last + 1))
+    examples), "isolated" (only isolated exercise, drills, manual or passive care), or None. The
+    isolated-care words are taken out first, so a device named like a task names no task."""
+    text = parsing.strip_codes(" ".join(note.lines[number - 1] for number in range(block.first, block.last + 1)))
     patterns = _cue_patterns()
-    if any(p.search(text) for p in patterns["functional_task"]):
+    rest = text
+    for pattern in patterns["isolated_care"]:  # "finger ladder" names an exercise, not a ladder
+        rest = pattern.sub(" ", rest)
+    if any(p.search(rest) for p in patterns["functional_task"]):
         return "functional"
-    if any(p.search(text) for p in patterns["isolated_care"]):
+    if rest != text:
         return "isolated"
     return None
 
@@ -572,7 +806,7 @@ def _treatment_blocks(
                 minutes_source=resolution.source if resolution.minutes is not None else "none",
                 counted=resolution.counted and len(block.codes) <= 1,
                 charge_restatement=block.charge_row and not resolution.counted,
-                includes_passive=kind == "passive" or (contains(passive_line) and code is not None and is_timed(code)),
+                includes_passive=kind == "passive" or (contains(passive_line) and (code is None or is_timed(code))),
                 **common,
             )
         )
@@ -695,15 +929,25 @@ def _span(note: NumberedNote, start: int, end: int, supports: str) -> Evidence:
     return Evidence(text=note.text[start:end], start=start, end=end, match="exact", supports=supports)
 
 
-def _goals(note: NumberedNote, lines: list[int]) -> list[Goal]:
-    """The goal line the model named and the goal-list items that follow it."""
+def _goals(note: NumberedNote, lines: list[int], answers: dict[str, Judgement]) -> list[Goal]:
+    """The goal line the model confirmed (one naming an activity first) and the goal-list items
+    that follow it. They are not functional when they name no daily-life activity and the model,
+    asked, says they are not about one: both witnesses agree."""
     goals: list[Goal] = []
-    for number in _goal_list(note, lines[0]) if lines else []:
+    if not lines:
+        return goals
+    function = answers.get(f"goal_function:{lines[0]}")
+    functional = None
+    if function is not None and not names_activity(note, lines[0]):
+        functional = (function.confidence if function.confidence is not None else float(function.answer == "yes")) >= 0.5
+    for number in _goal_list(note, lines[0]):
         evidence = _line_evidence(note, number, "goal")
         text = _GOAL_PREFIX_RE.sub("", evidence.text).strip()
         if len(text) < 6:  # a bare "Goals:" heading
             continue
-        goals.append(Goal(text=text, measurable=parsing.goal_is_measurable(text), evidence=evidence))
+        goals.append(
+            Goal(text=text, measurable=parsing.goal_is_measurable(text), functional=functional, evidence=evidence)
+        )
     return goals
 
 
@@ -792,7 +1036,8 @@ def _billing(note: NumberedNote) -> list[BillingLine]:
 
 def _corrected_charges(note: NumberedNote, lines: list[BillingLine]) -> list[BillingLine]:
     """Charges an addendum restates: a restated charge list (two or more codes with units on one
-    line) replaces the earlier charges; a single restated code replaces that code's line."""
+    line) replaces the earlier charges; a single restated code replaces that code's line. A
+    restated line that writes no modifiers keeps the ones the earlier line gave the code."""
     start = segmentation.correction_start(note)
     if start is None:
         return lines
@@ -805,6 +1050,10 @@ def _corrected_charges(note: NumberedNote, lines: list[BillingLine]) -> list[Bil
     for entry in late:
         if entry.evidence is not None and entry.evidence.start is not None:  # true of every late charge
             by_line.setdefault(entry.evidence.start, []).append(entry)
+    written = {b.code: b.modifiers for b in early if b.modifiers}
+    for entry in late:  # "units unchanged (97140 x1, 97530 x2)": a restatement without modifiers keeps them
+        if not entry.modifiers:
+            entry.modifiers = list(written.get(entry.code, []))
     restated = [group for group in by_line.values() if len(group) >= 2]
     if restated:
         return restated[-1]

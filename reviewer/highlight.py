@@ -26,6 +26,11 @@ SUPPORTS: dict[str, tuple[str, str]] = {
     "date": ("date of service", "#e0e0e0"),
     "assistant": ("assistant", "#f0f4c3"),
     "outcome": ("outcome measure", "#dcedc8"),
+    "subjective": ("patient's report", "#f8bbd0"),
+    "objective": ("observed or measured", "#c5cae9"),
+    "assessment": ("assessment", "#b2dfdb"),
+    "plan": ("plan", "#ffecb3"),
+    "document": ("document type", "#cfd8dc"),
     "other": ("other", "#fff59d"),
 }
 

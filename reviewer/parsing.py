@@ -36,9 +36,16 @@ _UNITS_PATTERNS = (
     re.compile(r"(?<![\d.])(\d{1,2})\s*(?:units?|u)(?![a-z])", re.IGNORECASE),
     re.compile(r"units?\s*(\d{1,2})(?!\d)", re.IGNORECASE),
 )
-_DATE_RE = re.compile(r"\b(\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2})\b")
+_DATE_RE = re.compile(r"\b(\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{2}(?:\d{2})?)\b(?!\.\d)")
 _DOS_LABEL_RE = re.compile(
-    r"\b(?:DOS|date of service|date of tx|date of treatment|service date|visit date|date)\b\s*[:#-]?\s*", re.IGNORECASE
+    r"\b(?:DOS|date of service|date of tx|date of treatment|service date|visit date|date)\b(?:\s*[:#-]?\s*|\s*\.{2,}\s*)",
+    re.IGNORECASE,
+)  # "DOS: 07/09/2025", "DOS ....... 07/09/2025"
+# Dates that are not the visit's: birth, surgery or injury, onset, plan of care, referral, evaluation.
+_OTHER_DATE_BEFORE_RE = re.compile(
+    r"\b(?:DOB|D\.O\.B\.?|date of birth|birth\s*date|born|s/p|ORIF|surgery|surg|onset|DOI|injury|injured|POC|"
+    r"cert(?:ified|ification)?|referr(?:al|ed)|eval(?:uation)?)\b[^\n\d]{0,12}$",
+    re.IGNORECASE,
 )
 
 LICENSED_CREDENTIALS = (
@@ -147,10 +154,10 @@ _TREATMENT_AFTER_RE = re.compile(
 _SESSION_RANGE_RE = re.compile(r"\b(?:session|tx|treatment|therapy)\s+time\b", re.IGNORECASE)
 _CLOCK_VALUE = r"(\d{1,2}:?\d{2}\s*(?:[ap]\.?m\.?)?)"
 _TIME_IN_RE = re.compile(
-    r"(?:time[\s_]*in|\bin|\barrived|\barrival|\bstart(?:ed)?)\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE
+    r"(?:time[\s_]*in|\bin|\barrived|\barrival|\bstart(?:ed)?|(?-i:\bTI))\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE
 )
 _TIME_OUT_RE = re.compile(
-    r"(?:time[\s_]*out|\bout|\bdeparted|\bdeparture|\bend(?:ed)?)\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE
+    r"(?:time[\s_]*out|\bout|\bdeparted|\bdeparture|\bend(?:ed)?|(?-i:\bTO))\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE
 )
 _TIME_IN_OUT_RE = re.compile(
     r"time\s*in\s*/\s*out\b\s*[:=.\s]*" + _CLOCK_VALUE + r"\s*/\s*" + _CLOCK_VALUE, re.IGNORECASE
@@ -435,13 +442,16 @@ def parse_units(segment: str) -> int | None:
 
 
 def find_date_of_service(text: str) -> tuple[str, int, int] | None:
-    """The date of service (value, start, end): a labelled date first, else the first date."""
+    """The date of service (value, start, end): a labelled date first, else the first date that is
+    not written as a birth, surgery, onset, plan-of-care or referral date."""
     for label in _DOS_LABEL_RE.finditer(text):
         date = _DATE_RE.match(text, label.end())
         if date:
             return date.group(1), date.start(1), date.end(1)
-    first = _DATE_RE.search(text)
-    return (first.group(1), first.start(1), first.end(1)) if first else None
+    for found in _DATE_RE.finditer(text):  # the first date that is not a birth, surgery or plan date
+        if not _OTHER_DATE_BEFORE_RE.search(text[max(0, found.start() - 24) : found.start()]):
+            return found.group(1), found.start(1), found.end(1)
+    return None
 
 
 _CRED_ANY_CASE_RE = re.compile(_CRED_RE.pattern, re.IGNORECASE)
@@ -542,7 +552,7 @@ _DEADLINE_RE = re.compile(r"\b(?:in|within|by|x)\s*\d+\s*(?:wks?|weeks?|visits?|
 _QUANTITY_RE = re.compile(
     r"\d+(?:\.\d+)?\s*(?:ft|feet|foot|m\b|meters?|yards?|reps?|repetitions|x\b|min|minutes?|mins?|sec|seconds?|s\b|hrs?|hours?|"
     r"lbs?|#|pounds?|kg|°|deg|degrees?|/\s*\d+|%|steps?|stairs?|flights?|blocks?|trials?|times|cm|inch|in\b|\")"
-    r"|[<>≤≥]=?\s*\d",
+    r"|[<>≤≥]=?\s*\d|\d+\s*out\s+of\s+\d+|\b(?:less|more|fewer|greater)\s+than\s+\d",
     re.IGNORECASE,
 )
 
@@ -595,7 +605,9 @@ def planned_visits(text: str) -> tuple[int, int, int] | None:
     return None
 
 
-DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d", "%m-%d-%Y", "%m-%d-%y", "%B %d, %Y", "%b %d, %Y")
+DATE_FORMATS = (
+    "%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d", "%m-%d-%Y", "%m-%d-%y", "%m.%d.%Y", "%m.%d.%y", "%B %d, %Y", "%b %d, %Y",
+)  # fmt: skip
 
 
 def read_date(text: str) -> date | None:

@@ -26,7 +26,8 @@ ActivityKind = Literal[
     "other",
 ]
 
-DocumentType = Literal["treatment_note", "other"]
+DocumentType = Literal["treatment_note", "unbilled_note", "other"]  # unbilled: a treatment note with no billing lines
+RecordPart = Literal["subjective", "objective", "assessment", "plan"]
 Discipline = Literal["PT", "OT", "SLP"]
 
 
@@ -66,7 +67,25 @@ class Grounded(BaseModel, Generic[T]):
 class Goal(BaseModel):
     text: str
     measurable: bool
+    functional: bool | None = Field(
+        default=None,
+        description="False when the goal names no daily-life activity and the model agrees it is about none",
+    )
     evidence: Evidence | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.evidence is not None and self.evidence.verified
+
+
+class RecordElement(BaseModel):
+    """One part of the SOAP record (the patient's report, what was observed or measured, the
+    assessment, the plan), judged by what the note's lines say rather than by its headings."""
+
+    part: RecordPart
+    present: bool | None = Field(description="None: the witnesses could not settle it (no finding rests on it)")
+    evidence: Evidence | None = None
+    source: Literal["parser", "model", "none"] = "none"
 
     @property
     def verified(self) -> bool:
@@ -152,6 +171,7 @@ class Judgement(BaseModel):
 
 class Extraction(BaseModel):
     document_type: DocumentType = "treatment_note"
+    document_evidence: Evidence | None = Field(default=None, description="the line that shows what else the document is")
     date_of_service: Grounded[str] | None = None
     date_of_service_labelled: bool = Field(default=False, description="the date is labelled as the date of service")
     signature_date: Grounded[str] | None = Field(default=None, description="the latest date on a signature line")
@@ -182,6 +202,7 @@ class Extraction(BaseModel):
     skilled_justification: list[Evidence] = Field(default_factory=list)
     patient_response: list[Evidence] = Field(default_factory=list)
     outcome_measures: list[Grounded[str]] = Field(default_factory=list)
+    record: list[RecordElement] = Field(default_factory=list, description="the SOAP parts the note records")
     discrepancies: list[Discrepancy] = Field(default_factory=list)
     uncertain: list[Uncertain] = Field(default_factory=list)
     judgements: dict[str, Judgement] = Field(default_factory=dict)
@@ -216,7 +237,7 @@ class Extraction(BaseModel):
 
     def all_evidence(self) -> list[Evidence]:
         """Every evidence span, for highlighting and for the verified-share metric."""
-        spans: list[Evidence] = []
+        spans: list[Evidence] = [self.document_evidence] if self.document_evidence else []
         for item in [
             self.date_of_service,
             self.signature_date,
@@ -240,6 +261,7 @@ class Extraction(BaseModel):
         spans += [b.evidence for b in self.blocks if b.evidence]
         spans += [b.evidence for b in self.billing if b.evidence]
         spans += self.skilled_justification + self.patient_response
+        spans += [r.evidence for r in self.record if r.evidence]
         spans += [m.evidence for m in self.outcome_measures if m.evidence]
         spans += [u.evidence for u in self.uncertain if u.evidence]
         return spans

@@ -66,7 +66,7 @@ _GROUNDED = (
     "time_in",
     "time_out",
 )
-_SPANNED_LISTS = ("goals", "blocks", "billing", "clinicians", "named_codes")
+_SPANNED_LISTS = ("goals", "blocks", "billing", "clinicians", "named_codes", "record")
 _span_offsets = count()
 
 

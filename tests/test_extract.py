@@ -80,10 +80,17 @@ def test_an_invalid_answer_gets_one_retry_then_the_note_fails(dev_note):
 
 def test_elements_need_a_line_the_model_confirms(dev_note):
     refused = _review(dev_note, {**DEV_0001_ANSWERS, "skill_check": "no", "response_check": "no"}, confidence=0.9)
-    assert {"no_skilled_justification", "no_patient_response"} <= set(refused.flags)
-    assert "skill_check:19" in refused.extraction.judgements or any(
-        k.startswith("skill_check:") for k in refused.extraction.judgements
+    assert any(k.startswith("skill_check:") for k in refused.extraction.judgements)
+    # the note's own words still name cues and a response: the witnesses disagree, no flag on it
+    assert {"skill", "response"} <= set(refused.extraction.doubtful)
+    assert not {"no_skilled_justification", "no_patient_response"} & set(refused.flags)
+    assert {d.field for d in refused.extraction.discrepancies} >= {"skill", "response"}
+    bare = (
+        "Daily note 03/02/2025\nTher act 97530 25 min: sit to stand x10, car transfer x3\n"
+        "Goals: pt will transfer car independently in 4 wks\n97530 GP x2\nSigned A. Lee, PT\n"
     )
+    flagged = _review(bare, {"doc": "no", "skill_check": "no", "response_check": "no", "goal_check": "yes"}, confidence=0.9)
+    assert {"no_skilled_justification", "no_patient_response"} <= set(flagged.flags)
     confirmed = _review(dev_note, DEV_0001_ANSWERS)
     assert not {"no_skilled_justification", "no_patient_response", "no_functional_goal"} & set(confirmed.flags)
     evidence = confirmed.extraction.skilled_justification[0]
@@ -406,3 +413,102 @@ def test_a_skill_line_must_name_skilled_care_in_its_own_words(line, names):
     from reviewer.extract import names_element
 
     assert names_element(line, "skill") is names
+
+
+def test_an_empty_heading_is_not_evidence_and_is_never_put_to_the_model():
+    note = (
+        "Daily note 03/02/2025\nTher act 97530 25 min: sit to stand x10, car transfer x3 w/ VC for sequence\n"
+        "Pt Response:\nGoals: pt will transfer car independently in 4 wks\nPlan: cont 2x/wk\n97530 GP x2\n"
+        "Signed A. Lee, PT\n"
+    )
+    backend = AnsweringBackend({"doc": "no", "response_check": "yes", "goal_check": "yes", "skill_check": "yes"})
+    report = review_text(note, note_id="t", payer="medicare", backend=backend, settings=SETTINGS)
+    assert not any(key.startswith("response_check:3") for key in report.extraction.judgements)
+    assert "no_patient_response" in report.flags  # nothing under the heading, and no line names a response
+
+
+def test_a_leaning_yes_on_a_group_line_counts_when_the_line_counts_the_patients():
+    note = (
+        "Daily note 03/02/2025\nLifting circuit — 3 pts / 1 PT, 1500-1532\n"
+        "Ther act 97530 32 min: box lift floor to waist x8, carry 30 lb 50 ft, VC hip hinge\n"
+        "Pt tolerated well, no increase in pain\nGoals: lift 50 lb floor to waist in 8 wks\n97530 GP x2\n"
+        "Signed A. Lee, PT\n"
+    )
+    leaning = _review(note, {"doc": "no", "group_check": "yes", "goal_check": "yes", "skill_check": "yes"}, confidence=0.55)
+    assert "group_billed_as_individual" in leaning.flags
+    plain = note.replace("3 pts / 1 PT", "circuit")
+    unsure = _review(plain, {"doc": "no", "group_check": "yes", "goal_check": "yes", "skill_check": "yes"}, confidence=0.55)
+    assert "group_billed_as_individual" not in unsure.flags
+
+
+def test_message_headers_with_a_leaning_model_make_a_message():
+    note = (
+        "Secure message\nFrom: T. Kowalczyk, PT\nTo: Billing Office\nSubject: claim question\n\n"
+        "Can you add 59 to the 97530 line? 97140 x1, 97530 x2 each day.\nthanks\n"
+    )
+    report = _review(note, {"doc": "yes"}, confidence=0.6)
+    assert report.flags == ["not_a_treatment_note"]
+    headless = note.split("\n\n", 1)[1]
+    assert "not_a_treatment_note" not in _review("Daily note\n" + headless, {"doc": "yes"}, confidence=0.6).flags
+
+
+def test_impairment_goals_are_put_to_the_model_and_both_must_agree():
+    note = (
+        "Daily note 03/02/2025\nTher act 97530 25 min: sorting mail into slots, lifting 15# tub x6, VC neutral wrist\n"
+        "Response: sorted 4 trays w/o wrist pain\nGoals: increase R grip to 75 lb; decrease pain to 0-1/10\n"
+        "Plan: cont 2x/wk\n97530 GO x2\nSigned A. Lee, OTR/L\n"
+    )
+    answers = {"doc": "no", "goal_check": "yes", "skill_check": "yes", "response_check": "yes", "goal_function": "no"}
+    agreed = _review(note, answers, confidence=0.9)
+    assert "no_functional_goal" in agreed.flags
+    assert agreed.extraction.goals and agreed.extraction.goals[0].functional is False
+    told_functional = _review(note, {**answers, "goal_function": "yes"}, confidence=0.9)
+    assert "no_functional_goal" not in told_functional.flags
+    worded = note.replace("decrease pain to 0-1/10", "open jars at home w/o pain in 4 wks")
+    backend = AnsweringBackend(answers, 0.9)
+    named = review_text(worded, note_id="t", payer="medicare", backend=backend, settings=SETTINGS)
+    assert "goal_function" not in backend.asked and "no_functional_goal" not in named.flags
+
+
+def test_soap_parts_come_from_content_and_the_model_decides_only_what_no_line_names():
+    template = "Daily note 03/02/2025\nS:\nO:\nThera act 97530 25 min\nA:\nP:\n97530 GP x2\nSigned A. Lee, PT\n"
+    backend = AnsweringBackend({"doc": "no"}, 0.9)  # every pick answered "none", surely
+    report = review_text(template, note_id="t", payer="medicare", backend=backend, settings=SETTINGS)
+    parts = {e.part: e.present for e in report.extraction.record}
+    assert parts == {"subjective": False, "objective": False, "assessment": False, "plan": False}
+    assert {"DOC010", "DOC011", "DOC012", "DOC013"} <= {f.rule for f in report.findings}
+    narrative = (
+        "Daily note 03/02/2025\nShe says the knee aches on stairs.\nTher act 97530 25 min: step-ups x10 w/ CGA.\n"
+        "She is progressing toward her stair goal.\nContinue 2x/wk.\n97530 GP x2\nSigned A. Lee, PT\n"
+    )
+    backend = AnsweringBackend({"doc": "no"}, 0.9)
+    told = review_text(narrative, note_id="t", payer="medicare", backend=backend, settings=SETTINGS)
+    assert all(e.present and e.source == "parser" for e in told.extraction.record)
+    assert not any(key.startswith("record_") for key in backend.asked)
+
+
+def test_a_treatment_note_without_billing_lines_keeps_its_documentation_findings_without_flags():
+    note = (
+        "03/02/2025 Daily PT note\nS: Feels better today.\nO: Hot pack, e-stim and stretching to the low back.\n"
+        "A: Tolerated well.\nP: Continue.\nA. Lee\n"
+    )
+    answers = {"doc": "no", "goal": "none", "skill": "none", "response_check": "yes"}
+    report = _review(note, answers, confidence=0.9)
+    assert report.extraction.document_type == "unbilled_note"
+    assert report.flags == ["not_a_treatment_note"]
+    rules = {f.rule for f in report.findings}
+    assert {"NOTE001", "DOC001", "DOC002", "DOC003"} <= rules  # signature, goal and skill still reported
+    assert all(f.flag is None for f in report.findings if f.rule != "NOTE001")
+    assert "No billing lines were found" in next(f.message for f in report.findings if f.rule == "NOTE001")
+
+
+def test_a_document_that_bills_nothing_and_shows_what_it_is_gets_no_documentation_review():
+    referral = (
+        "PHYSICAL THERAPY REFERRAL / PRESCRIPTION\nDate: 04/28/2025\nRx: evaluate and treat, 2x/week x 12 weeks.\n"
+        "M. Adeyemi, MD\n"
+    )
+    backend = AnsweringBackend({"doc": "no"})
+    report = review_text(referral, note_id="t", payer="medicare", backend=backend, settings=SETTINGS)
+    assert report.extraction.document_type == "other" and backend.asked == ["doc"]
+    assert [f.rule for f in report.findings] == ["NOTE001"]
+    assert report.extraction.document_evidence.text.startswith("PHYSICAL THERAPY REFERRAL")

@@ -167,3 +167,20 @@ def test_lower_case_credentials_only_when_asked():
 )
 def test_assistant_minutes_in_a_block(text, expected):
     assert parsing.assistant_minutes(text) == expected
+
+
+def test_the_date_of_service_is_not_a_birth_or_surgery_date():
+    assert parsing.find_date_of_service("Patient ..... A. B.  DOB 06/30/1949\nDOS ......... 07/09/2025\n")[0] == "07/09/2025"
+    assert parsing.find_date_of_service("Pt (DOB 10/02/1953), s/p ORIF 05/06/2025. Visit 8, 07/01/2025.")[0] == "07/01/2025"
+    assert parsing.find_date_of_service("03.04.25  OT tx #6 — DOB 02/02/1947")[0] == "03.04.25"
+    assert parsing.read_date("03.04.25").isoformat() == "2025-03-04"
+
+
+def test_abbreviated_time_in_and_out():
+    assert parsing.find_time_in_out("TI 10:05a TO 10:50a")[0][0] == "10:05"
+    assert parsing.find_time_in_out("walked to 10:50 mark")[0] is None
+
+
+def test_goals_with_spoken_or_comparative_targets_are_measurable():
+    assert parsing.goal_is_measurable("reach a shelf with pain less than three out of ten in six weeks")
+    assert not parsing.goal_is_measurable("hang clothes on the line in four weeks")

@@ -20,16 +20,29 @@ from reviewer.rules.context import ReviewContext
     gate=True,
 )
 def not_a_treatment_note(ctx: ReviewContext) -> Iterator[Violation]:
-    """The document is not a daily treatment note (a referral letter, a report, an instruction).
+    """The document is not a daily treatment note that bills therapy (a referral, an evaluation, a
+    report, a letter, an instruction), or it is a treatment note with no billing lines.
 
-    It is the only finding for such a document: its missing signature or minutes are not billing
-    problems, because nothing is billed from it.
+    For another kind of document it is the only finding: its missing signature or minutes are not
+    billing problems, because nothing is billed from it. A treatment note without billing lines
+    keeps its documentation findings, listed without corpus flags (FORMAT.md).
     Source: Pub. 100-02 Ch. 15 §220.3.E: a treatment note documents each treatment day and its
     billing [P mirror p.205].
-    Fix: submit the day's treatment note instead.
+    Fix: submit the day's treatment note instead, or add the billing lines to this one.
     """
-    if ctx.extraction.document_type == "other":
-        yield Violation("This document is not a daily therapy treatment note; it was not reviewed for billing.")
+    kind = ctx.extraction.document_type
+    if kind == "other":
+        evidence = ctx.extraction.document_evidence
+        shown = f" (line: {evidence.text.strip()[:80]!r})" if evidence is not None else ""
+        yield Violation(
+            f"This document is not a daily therapy treatment note{shown}; it was not reviewed for billing.",
+            evidence=[evidence],
+        )
+    elif kind == "unbilled_note":
+        yield Violation(
+            "No billing lines were found: this treatment note bills nothing, so there is no billing to check; "
+            "its documentation findings are listed below without flags."
+        )
 
 
 @rule(
@@ -73,15 +86,24 @@ def missing_signature(ctx: ReviewContext) -> Iterator[Violation]:
 def no_functional_goal(ctx: ReviewContext) -> Iterator[Violation]:
     """No functional, measurable goal is stated or referenced in the note.
 
+    A goal is functional unless it names no daily-life activity and the model, asked, agrees
+    ("increase grip to 75 lb; pain 0-1/10" is an impairment goal).
+
     Source: Pub. 100-02 Ch. 15 §220.1.2 (plan of care: long-term treatment goals) [S]; 97530 "must be
     part of an active written plan of care and be directed at a specific outcome" (LCD language, rules.md §4.2) [S].
     Fix: add the goal the session works toward, with a measurable target (e.g. "independent car
     transfer in 4 weeks").
     """
     goals = [goal for goal in ctx.extraction.goals if goal.verified]
-    if not any(goal.measurable for goal in goals) and "goal" not in ctx.extraction.doubtful:
-        detail = "goals are stated but none is measurable" if goals else "no goal is stated"
-        yield Violation(f"No functional, measurable goal: {detail}.", evidence=[goal.evidence for goal in goals])
+    if any(goal.measurable and goal.functional is not False for goal in goals) or "goal" in ctx.extraction.doubtful:
+        return
+    if not goals:
+        detail = "no goal is stated"
+    elif any(goal.measurable for goal in goals):
+        detail = "the goals name only impairments (strength, motion, pain), no daily-life activity"
+    else:
+        detail = "goals are stated but none is measurable"
+    yield Violation(f"No functional, measurable goal: {detail}.", evidence=[goal.evidence for goal in goals])
 
 
 @rule(

@@ -53,12 +53,17 @@ def evaluate(extraction: Extraction, *, payer: str, state: str | None, as_of: da
 
 
 def _run_rules(ctx: ReviewContext, rules: list[Rule]) -> list[Finding]:
+    """Every rule; a gate that fires stops the others, except on a treatment note without billing
+    lines, whose documentation findings are still listed, without their corpus flags."""
     gates = [r for r in rules if r.gate]
+    others = [r for r in rules if not r.gate]
     for gate in gates:
         stopped = _run_safely(gate, ctx)
+        if stopped and ctx.extraction.document_type == "unbilled_note":
+            return stopped + [f.model_copy(update={"flag": None}) for r in others for f in _run_safely(r, ctx)]
         if stopped:
             return stopped
-    return [finding for r in rules if not r.gate for finding in _run_safely(r, ctx)]
+    return [finding for r in others for finding in _run_safely(r, ctx)]
 
 
 def _run_safely(rule: Rule, ctx: ReviewContext) -> list[Finding]:
@@ -69,7 +74,7 @@ def _run_safely(rule: Rule, ctx: ReviewContext) -> list[Finding]:
 
 
 def _unit_rows(ctx: ReviewContext, findings: list[Finding]) -> list[UnitRow]:
-    if ctx.extraction.document_type == "other":
+    if ctx.extraction.document_type != "treatment_note":
         return []
     try:
         return ctx.unit_rows

@@ -227,3 +227,100 @@ def visits_beyond_plan(ctx: ReviewContext) -> Iterator[Violation]:
             f"Visit {visit.value} is beyond the {planned.value} visits the note says are planned.",
             evidence=[visit.evidence, planned.evidence],
         )
+
+
+_PART_NAMES = {
+    "subjective": "the patient's report (subjective)",
+    "objective": "what was observed or measured (objective)",
+    "assessment": "an assessment of progress (assessment)",
+    "plan": "a plan (plan)",
+}
+
+
+def _part_missing(ctx: ReviewContext, part: str) -> Iterator[Violation]:
+    """A finding when the note records no line for `part` and the model is sure there is none,
+    with the evidence of the parts it does record."""
+    elements = {e.part: e for e in ctx.extraction.record}
+    element = elements.get(part)
+    if element is None or element.present is not False:
+        return
+    shown = [e for e in ctx.extraction.record if e.present and e.verified]
+    there = ", ".join(e.part for e in shown) or "none of the four parts"
+    yield Violation(
+        f"The note records no {_PART_NAMES[part]}; it records: {there}.",
+        evidence=[e.evidence for e in shown],
+    )
+
+
+@rule(
+    "DOC010",
+    "record.subjective_missing",
+    flag=None,
+    severity="info",
+    citation=citations.RECORD_CONTENT,
+    fix="Record what the patient (or caregiver) reports today: symptoms, pain, function at home, concerns.",
+)
+def subjective_missing(ctx: ReviewContext) -> Iterator[Violation]:
+    """No line records the patient's own report (symptoms, pain, function at home, concerns).
+
+    Judged by content, not headings: a narrative without headings can record it; an empty "S:"
+    heading does not.
+    Source: patient self-report is recommended content of the treatment note (Pub. 100-02 Ch. 15
+    §220.3) [R]; the product brief's "S: patient reports…" (rules.md §3.1).
+    Fix: add the patient's report for the visit.
+    """
+    yield from _part_missing(ctx, "subjective")
+
+
+@rule(
+    "DOC011",
+    "record.objective_missing",
+    flag=None,
+    severity="warning",
+    citation=citations.RECORD_CONTENT,
+    fix="Record what was observed or measured: performance, assistance needed, repetitions, ROM or a test score.",
+)
+def objective_missing(ctx: ReviewContext) -> Iterator[Violation]:
+    """No line records what the therapist observed or measured this session.
+
+    Source: the note records "all treatments and skilled interventions" to justify the billing
+    (Pub. 100-02 Ch. 15 §220.3.E) [S]; the brief's "O: observed…" (rules.md §3.1).
+    Fix: add the observations or measures of the session.
+    """
+    yield from _part_missing(ctx, "objective")
+
+
+@rule(
+    "DOC012",
+    "record.assessment_missing",
+    flag=None,
+    severity="warning",
+    citation=citations.RECORD_CONTENT,
+    fix="Assess progress toward the goals: what changed, what still limits the patient, why skilled care continues.",
+)
+def assessment_missing(ctx: ReviewContext) -> Iterator[Violation]:
+    """No line assesses the patient's progress or status toward the goals.
+
+    Source: response to treatment and progression should be documented to show skill (AAPC,
+    rules.md §3.1) [S]; the brief's "A: demonstrates…".
+    Fix: add an assessment of progress toward the goals.
+    """
+    yield from _part_missing(ctx, "assessment")
+
+
+@rule(
+    "DOC013",
+    "record.plan_missing",
+    flag=None,
+    severity="warning",
+    citation=citations.RECORD_CONTENT,
+    fix="State the plan: continue, frequency, and what the next visit will progress.",
+)
+def plan_missing(ctx: ReviewContext) -> Iterator[Violation]:
+    """No line states the plan (continue, frequency, what the next visit will do).
+
+    Source: the treatment note follows the plan of care (Pub. 100-02 Ch. 15 §220.1.2) [S]; the
+    brief's "P: continue…" (rules.md §3.1).
+    Fix: add the plan for the next visits.
+    """
+    yield from _part_missing(ctx, "plan")
