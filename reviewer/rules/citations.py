@@ -15,3 +15,4 @@ NCCI_PTP = "NCCI PTP edits; CMS MLN1783722 'Proper Use of Modifiers 59, XE, XP, 
 NCCI_MODIFIER_59 = "CMS MLN1783722, Example 9 (97140/97530 time blocks) (rules.md §5.2)"
 PAYER_POLICY = "Payer policy: commercial front-end denials of 97530 with 97140 (rules.md §5.3)"
 ENTRY_TIMELINESS = "Contractors may require notes entered within one week of the date of service (rules.md §3.1) [S]"
+MUE = "CMS NCCI Medically Unlikely Edits, practitioner services table; MUE adjudication indicators 1-3 (updates-2026.md §1.5)"
