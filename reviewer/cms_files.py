@@ -65,7 +65,7 @@ def read_ptp_file(path: Path, keep: Keep | None = None) -> ParsedFile:
     path = Path(path)
     pairs: dict[tuple[str, str, date], tuple[int, PtpPair]] = {}
     read = 0
-    for line, fields in _data_rows(path, _is_ptp_row):
+    for line, fields in _data_rows(path, _is_ptp_row, code_columns=(0, 1)):
         pair = _ptp_pair(path, line, fields)
         read += 1
         if keep is not None and not (keep(pair.column1) or keep(pair.column2)):
@@ -84,7 +84,7 @@ def read_mue_file(path: Path, keep: Keep | None = None) -> ParsedFile:
     path = Path(path)
     values: dict[str, tuple[int, MueValue]] = {}
     read = 0
-    for line, fields in _data_rows(path, _is_mue_row):
+    for line, fields in _data_rows(path, _is_mue_row, code_columns=(0,)):
         value = _mue_value(path, line, fields)
         read += 1
         if keep is not None and not keep(value.code):
@@ -143,11 +143,13 @@ def quarter_of(day: date) -> tuple[int, int] | None:
 # --- rows ----------------------------------------------------------------------------------------
 
 
-def _data_rows(path: Path, is_data: Callable[[list[str]], bool]) -> Iterator[tuple[int, list[str]]]:
+def _data_rows(
+    path: Path, is_data: Callable[[list[str]], bool], code_columns: tuple[int, ...]
+) -> Iterator[tuple[int, list[str]]]:
     """(line number, fields) of every data line: the lines after the notice/header lines. Once the
     data starts, every non-blank line is data (a bad one is refused there, not skipped)."""
     started = False
-    for line, fields in _rows(path):
+    for line, fields in _rows(path, code_columns):
         if not any(fields):
             continue
         if not started:
@@ -159,11 +161,11 @@ def _data_rows(path: Path, is_data: Callable[[list[str]], bool]) -> Iterator[tup
         yield line, fields
 
 
-def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _rows(path: Path, code_columns: tuple[int, ...]) -> Iterator[tuple[int, list[str]]]:
     if not path.is_file():
         raise EditFileError(path, "no such file")
     if path.suffix.lower() in SPREADSHEET_SUFFIXES:
-        yield from _spreadsheet_rows(path)
+        yield from _spreadsheet_rows(path, code_columns)
         return
     text = path.read_bytes().decode("latin-1")  # CMS text files are latin-1; ASCII codes either way
     tabbed = "\t" in text[:20_000]
@@ -172,7 +174,8 @@ def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
         yield number, [field.strip() for field in fields]
 
 
-def _spreadsheet_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _spreadsheet_rows(path: Path, code_columns: tuple[int, ...]) -> Iterator[tuple[int, list[str]]]:
+    """Rows of the first sheet as text; a code stored as a number gets back its leading zeros (100 -> 00100)."""
     from openpyxl import load_workbook
 
     try:
@@ -182,7 +185,11 @@ def _spreadsheet_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     try:
         sheet = workbook.worksheets[0]
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_cell_text(value) for value in row]
+            fields = [_cell_text(value) for value in row]
+            for index in code_columns:
+                if index < len(row) and isinstance(row[index], (int, float)) and fields[index].isdigit():
+                    fields[index] = fields[index].zfill(5)
+            yield number, fields
     finally:
         workbook.close()
 
@@ -198,8 +205,7 @@ def _cell_text(value: object) -> str:
 
 
 def _code(fields: list[str], index: int) -> str:
-    text = fields[index].upper() if index < len(fields) else ""
-    return text.zfill(5) if text.isdigit() and len(text) < 5 else text  # spreadsheets drop leading zeros
+    return fields[index].upper() if index < len(fields) else ""
 
 
 def _is_ptp_row(fields: list[str]) -> bool:

@@ -43,7 +43,7 @@ def test_rule_case(case: RuleCase) -> None:
 
 
 CLEAN_NOTE_TABLES = {
-    "ptp": {"version": "v321r0", "pairs": [{"column1": "97140", "column2": "97530", "modifier_indicator": 1}]},
+    "ptp": {"version": "v310r0", "pairs": [{"column1": "97140", "column2": "97530", "modifier_indicator": 1}]},
     "mue": {"version": "2025Q1", "values": [{"code": "97530", "value": 4, "indicator": 2}]},
 }
 
@@ -55,7 +55,7 @@ def test_clean_note_raises_nothing() -> None:
     assert result.findings == []
     assert (result.score, result.risk_band) == (100, "low")
     assert [(use.table, use.version, use.verified) for use in result.edit_tables] == [
-        ("ncci_ptp", "v321r0", True),
+        ("ncci_ptp", "v310r0", True),
         ("mue", "2025Q1", True),
     ]
 

@@ -45,7 +45,7 @@ def units_exceed_mue(ctx: ReviewContext) -> Iterator[Violation]:
         scope = "on one line" if value.indicator == 1 else f"on {ctx.service_date.isoformat()}"
         yield Violation(
             f"{code}: {units} units billed {scope}, above the MUE of {value.value} "
-            f"(MAI {value.indicator}: {value.indicator_label}) [MUE {table.version.version}].",
+            f"(MAI {value.indicator}: {value.indicator_label}; MUE table {table.version.version}).",
             evidence=ctx.billing_evidence(code),
             code=code,
             units_at_risk=units - value.value,

@@ -79,7 +79,7 @@ def _citation(ctx: ReviewContext, base: str) -> str:
 
 def _table_tag(ctx: ReviewContext) -> str:
     table = ctx.edit_tables.ptp
-    return f"[NCCI PTP {table.version.version}]" if table is not None else "[unverified edit table]"
+    return f"(NCCI PTP {table.version.version})" if table is not None else "(unverified edit table)"
 
 
 def bypass_modifiers(ctx: ReviewContext, code: str) -> set[str]:
@@ -169,7 +169,7 @@ def ncci_pair_never_together(ctx: ReviewContext) -> Iterator[Violation]:
     for edit in billed_edits(ctx):
         if edit.modifier_indicator == 0:
             yield Violation(
-                f"{edit.column1} and {edit.column2} may not be billed together on {ctx.service_date.isoformat()} (NCCI modifier indicator 0: no modifier unbundles them) {_table_tag(ctx)}.",
+                f"{edit.column1} and {edit.column2} may not be billed together on {ctx.service_date.isoformat()} {_table_tag(ctx)}; modifier indicator 0: no modifier unbundles them.",
                 evidence=[*ctx.billing_evidence(edit.column1), *ctx.billing_evidence(edit.column2)],
                 code=edit.column2,
                 units_at_risk=ctx.billed[edit.column2],
