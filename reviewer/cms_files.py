@@ -72,7 +72,11 @@ def read_ptp_file(path: Path, keep: Keep | None = None) -> ParsedFile:
             continue
         key = (pair.column1, pair.column2, pair.effective)
         if key in pairs and pairs[key][1] != pair:
-            raise EditFileError(path, f"{pair.column1}/{pair.column2} effective {pair.effective} differs from line {pairs[key][0]}", line)
+            raise EditFileError(
+                path,
+                f"{pair.column1}/{pair.column2} effective {pair.effective} differs from line {pairs[key][0]}",
+                line,
+            )
         pairs.setdefault(key, (line, pair))
     if not read:
         raise EditFileError(path, "no PTP edit lines found (expected the CMS practitioner PTP layout)")
@@ -169,7 +173,11 @@ def _rows(path: Path, code_columns: tuple[int, ...]) -> Iterator[tuple[int, list
         return
     text = path.read_bytes().decode("latin-1")  # CMS text files are latin-1; ASCII codes either way
     tabbed = "\t" in text[:20_000]
-    reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE) if tabbed else csv.reader(io.StringIO(text))
+    reader = (
+        csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+        if tabbed
+        else csv.reader(io.StringIO(text))
+    )
     for number, fields in enumerate(reader, start=1):
         yield number, [field.strip() for field in fields]
 
@@ -218,7 +226,11 @@ def _is_mue_row(fields: list[str]) -> bool:
 
 def _ptp_pair(path: Path, line: int, fields: list[str]) -> PtpPair:
     if len(fields) < 6:
-        raise EditFileError(path, f"expected 7 columns (column 1, column 2, prior-1996 mark, effective date, deletion date, modifier indicator, rationale), found {len(fields)}", line)
+        raise EditFileError(
+            path,
+            f"expected 7 columns (column 1, column 2, prior-1996 mark, effective date, deletion date, modifier indicator, rationale), found {len(fields)}",
+            line,
+        )
     column1, column2 = _code(fields, 0), _code(fields, 1)
     for name, code in (("column 1", column1), ("column 2", column2)):
         if not CODE.match(code):
@@ -242,7 +254,9 @@ def _ptp_pair(path: Path, line: int, fields: list[str]) -> PtpPair:
 
 def _mue_value(path: Path, line: int, fields: list[str]) -> MueValue:
     if len(fields) < 3:
-        raise EditFileError(path, f"expected 4 columns (code, MUE value, adjudication indicator, rationale), found {len(fields)}", line)
+        raise EditFileError(
+            path, f"expected 4 columns (code, MUE value, adjudication indicator, rationale), found {len(fields)}", line
+        )
     if not fields[1].isdigit():
         raise EditFileError(path, f"MUE value {fields[1]!r} is not a whole number", line)
     indicator = re.match(r"^([123])\b", fields[2])

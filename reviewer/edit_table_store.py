@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from reviewer.cms_files import (
@@ -35,7 +35,16 @@ from reviewer.cms_files import (
 )
 from reviewer.codes import code_table, normalize_code
 from reviewer.db import EditTableVersionRow, MueValueRow, PtpEditRow, make_engine, utcnow
-from reviewer.edit_tables import EditTables, MueTable, MueValue, PtpPair, PtpTable, TableKind, TableVersion, pick_version
+from reviewer.edit_tables import (
+    EditTables,
+    MueTable,
+    MueValue,
+    PtpPair,
+    PtpTable,
+    TableKind,
+    TableVersion,
+    pick_version,
+)
 
 KeepMode = Literal["therapy", "all"]
 _CHUNK = 5_000  # rows per INSERT batch; codes per IN (...) stay far below SQLite's parameter limit
@@ -71,9 +80,9 @@ class EditTableStore:
     def open_existing(cls, url: str) -> EditTableStore | None:
         """The store at `url`, or None when it is a SQLite file that does not exist (nothing imported;
         a review does not create a database just to find that out)."""
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            if not Path(url.removeprefix("sqlite:///")).expanduser().exists():
-                return None
+        local = url.startswith("sqlite:///") and url != "sqlite:///:memory:"
+        if local and not Path(url.removeprefix("sqlite:///")).expanduser().exists():
+            return None
         return cls(url)
 
     def close(self) -> None:
@@ -96,9 +105,10 @@ class EditTableStore:
         names = {ptp_version_from_name(p.name) for p in paths}
         if version is None:
             if None in names or len(names) != 1:
-                raise EditFileError(paths[0], "cannot tell the version from the file names (ccipra-v###r#-f#); give --version")
-            version = names.pop()
-        assert version is not None
+                raise EditFileError(
+                    paths[0], "cannot tell the version from the file names (ccipra-v###r#-f#); give --version"
+                )
+            version = str(names.pop())
         span = _span(version, effective)
         if span is None:
             raise EditFileError(paths[0], f"cannot tell the effective date of {version}; give --effective YYYY-MM-DD")
@@ -120,7 +130,10 @@ class EditTableStore:
         path = Path(path)
         effective = effective or mue_effective_from_name(path.name)
         if effective is None:
-            raise EditFileError(path, "cannot tell the effective date from the file name (…_Eff_MM-DD-YYYY); give --effective YYYY-MM-DD")
+            raise EditFileError(
+                path,
+                "cannot tell the effective date from the file name (…_Eff_MM-DD-YYYY); give --effective YYYY-MM-DD",
+            )
         quarter = quarter_of(effective)
         span = quarter_span(*quarter) if quarter else (effective, None)
         version = version or (f"{quarter[0]}Q{quarter[1]}" if quarter else effective.isoformat())
@@ -138,7 +151,9 @@ class EditTableStore:
         result = ImportResult(kind, version)
         with Session(self.engine) as session, session.begin():
             row = session.scalar(
-                select(EditTableVersionRow).where(EditTableVersionRow.kind == kind, EditTableVersionRow.version == version)
+                select(EditTableVersionRow).where(
+                    EditTableVersionRow.kind == kind, EditTableVersionRow.version == version
+                )
             )
             if row is None:
                 row = EditTableVersionRow(
@@ -148,9 +163,15 @@ class EditTableStore:
                 session.add(row)
                 session.flush()
             elif row.kept != keep:
-                raise EditFileError(files[0][1].path, f"{version} was imported keeping {row.kept} codes; import it with the same setting")
+                raise EditFileError(
+                    files[0][1].path,
+                    f"{version} was imported keeping {row.kept} codes; import it with the same setting",
+                )
             elif (row.effective_from, row.effective_to) != span:
-                raise EditFileError(files[0][1].path, f"{version} was imported as effective {row.effective_from}; the dates given differ")
+                raise EditFileError(
+                    files[0][1].path,
+                    f"{version} was imported as effective {row.effective_from}; the dates given differ",
+                )
             recorded = {entry["part"]: entry for entry in row.files}
             new_entries = []
             for part, parsed in files:
@@ -159,10 +180,19 @@ class EditTableStore:
                     result.unchanged.append(parsed.path.name)
                     continue
                 if known is not None:
-                    raise EditFileError(parsed.path, f"{version} part {part} was already imported from a different file ({known['name']})")
+                    raise EditFileError(
+                        parsed.path,
+                        f"{version} part {part} was already imported from a different file ({known['name']})",
+                    )
                 self._insert_rows(session, row.id, part, parsed)
                 new_entries.append(
-                    {"name": parsed.path.name, "part": part, "sha256": parsed.sha256, "rows_read": parsed.rows_read, "rows_kept": parsed.rows_kept}
+                    {
+                        "name": parsed.path.name,
+                        "part": part,
+                        "sha256": parsed.sha256,
+                        "rows_read": parsed.rows_read,
+                        "rows_kept": parsed.rows_kept,
+                    }
                 )
                 result.imported.append(parsed.path.name)
             if new_entries:
@@ -190,7 +220,7 @@ class EditTableStore:
                 }
                 for p in parsed.ptp
             ]
-            table = PtpEditRow.__table__
+            model: type[PtpEditRow] | type[MueValueRow] = PtpEditRow
         else:
             rows = [
                 {
@@ -203,15 +233,17 @@ class EditTableStore:
                 }
                 for v in parsed.mue
             ]
-            table = MueValueRow.__table__
+            model = MueValueRow
         for start in range(0, len(rows), _CHUNK):
-            session.execute(table.insert(), rows[start : start + _CHUNK])
+            session.execute(insert(model), rows[start : start + _CHUNK])
 
     def remove(self, kind: TableKind, version: str) -> bool:
         """Delete an imported version and its rows; False when there was none."""
         with Session(self.engine) as session, session.begin():
             row = session.scalar(
-                select(EditTableVersionRow).where(EditTableVersionRow.kind == kind, EditTableVersionRow.version == version)
+                select(EditTableVersionRow).where(
+                    EditTableVersionRow.kind == kind, EditTableVersionRow.version == version
+                )
             )
             if row is None:
                 return False
@@ -242,13 +274,17 @@ class EditTableStore:
             by_kind: dict[str, list[tuple[TableVersion, int]]] = {}
             for row in rows:
                 by_kind.setdefault(row.kind, []).append((_version(row), row.id))
-            newest = {kind: max((v for v, _ in items), key=lambda v: v.effective_from) for kind, items in by_kind.items()}
+            newest = {
+                kind: max((v for v, _ in items), key=lambda v: v.effective_from) for kind, items in by_kind.items()
+            }
             ptp = mue = None
             if chosen := _chosen(by_kind.get("ncci_ptp", []), service_date):
                 version, version_id = chosen
                 pairs = session.scalars(
                     select(PtpEditRow).where(
-                        PtpEditRow.version_id == version_id, PtpEditRow.column1.in_(wanted), PtpEditRow.column2.in_(wanted)
+                        PtpEditRow.version_id == version_id,
+                        PtpEditRow.column1.in_(wanted),
+                        PtpEditRow.column2.in_(wanted),
                     )
                 ).all()
                 ptp = PtpTable(version, tuple(_pair(p) for p in pairs))

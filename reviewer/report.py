@@ -62,7 +62,9 @@ class EditTableUse(BaseModel):
     def summary(self) -> str:
         name = {"ncci_ptp": "NCCI PTP", "mue": "MUE"}[self.table]
         if self.version is None:
-            return f"{name}: none imported" + (" (bundled pairs, unverified edit table)" if self.table == "ncci_ptp" else "")
+            return f"{name}: none imported" + (
+                " (bundled pairs, unverified edit table)" if self.table == "ncci_ptp" else ""
+            )
         span = f"{self.effective_from.isoformat() if self.effective_from else '?'}"
         span += f" to {self.effective_to.isoformat()}" if self.effective_to else " on"
         return f"{name} {self.version} ({span})" + (f"; {self.note}" if self.note else "")

@@ -27,7 +27,10 @@ class Threshold:
 @cache
 def _table() -> dict[str, dict[int, dict]]:
     data = load_yaml("thresholds.yaml")
-    return {kind: {int(year): row for year, row in data[kind].items()} for kind in ("kx_threshold", "targeted_review_threshold")}
+    return {
+        kind: {int(year): row for year, row in data[kind].items()}
+        for kind in ("kx_threshold", "targeted_review_threshold")
+    }
 
 
 def threshold(kind: ThresholdKind, year: int, discipline: str) -> Threshold | None:

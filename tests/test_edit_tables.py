@@ -108,7 +108,9 @@ def test_therapy_filter_keeps_pairs_where_either_code_is_a_therapy_code():
 def test_a_malformed_ptp_line_is_refused_with_its_line_number(tmp_path, line, bad, message):
     good = "97140\t97530\t\t20050101\t*\t1\tMisuse of column two code with column one code"
     path = tmp_path / "ccipra-v310r0-f3.txt"
-    path.write_text(f"notice\n\nColumn 1\tColumn 2\n{good}\n{line}\n{good.replace('97140', '97110')}\n", encoding="latin-1")
+    path.write_text(
+        f"notice\n\nColumn 1\tColumn 2\n{good}\n{line}\n{good.replace('97140', '97110')}\n", encoding="latin-1"
+    )
 
     with pytest.raises(EditFileError) as raised:
         read_ptp_file(path)
@@ -200,7 +202,9 @@ def test_all_codes_keeps_every_row(store):
 
 def test_a_malformed_file_leaves_nothing_half_imported(store, tmp_path):
     broken = tmp_path / "ccipra-v310r0-f2.txt"
-    broken.write_text(V310[1].read_text(encoding="latin-1") + "97530\t97112\t\t20080101\t*\tx\tbad\n", encoding="latin-1")
+    broken.write_text(
+        V310[1].read_text(encoding="latin-1") + "97530\t97112\t\t20080101\t*\tx\tbad\n", encoding="latin-1"
+    )
 
     with pytest.raises(EditFileError, match="line 12: modifier indicator 'x'"):
         store.import_ptp([V310[0], broken])
@@ -242,7 +246,10 @@ def test_the_version_in_force_on_the_date_of_service_is_applied(store):
     group = {
         "blocks": [{"code": "97150", "minutes": 20, "kind": "exercise", "group": True}, *PAIR_NOTE["blocks"][1:]],
         "total_timed_minutes": 46,
-        "billing": [{"code": "97150", "units": 1, "modifiers": ["GP"]}, {"code": "97530", "units": 2, "modifiers": ["GP"]}],
+        "billing": [
+            {"code": "97150", "units": 1, "modifiers": ["GP"]},
+            {"code": "97530", "units": 2, "modifiers": ["GP"]},
+        ],
     }
     in_march = _review(store, {**group, "date_of_service": "03/11/2025"})
     in_may = _review(store, {**group, "date_of_service": "05/02/2025"})
@@ -259,7 +266,8 @@ def test_review_of_97140_and_97530_without_59_cites_the_imported_version(store):
     (finding,) = [f for f in result.findings if f.rule == "NCCI001"]
     assert finding.code == "97530" and "(NCCI PTP v310r0)" in finding.message
     assert "CMS NCCI PTP practitioner table v310r0 (effective 2025-01-01 to 2025-03-31)" in finding.citation
-    assert [(u.table, u.version, u.verified) for u in result.edit_tables][0] == ("ncci_ptp", "v310r0", True)
+    ptp_use = result.edit_tables[0]
+    assert (ptp_use.table, ptp_use.version, ptp_use.verified) == ("ncci_ptp", "v310r0", True)
 
 
 def test_without_imported_tables_the_bundled_pairs_say_unverified(store):
@@ -273,9 +281,15 @@ def test_without_imported_tables_the_bundled_pairs_say_unverified(store):
 def test_indicator_9_pair_raises_nothing_and_indicator_0_ignores_59(store):
     store.import_ptp(V310)
     gait = {
-        "blocks": [{"code": "97112", "minutes": 15, "kind": "balance"}, {"code": "97116", "minutes": 15, "kind": "gait"}],
+        "blocks": [
+            {"code": "97112", "minutes": 15, "kind": "balance"},
+            {"code": "97116", "minutes": 15, "kind": "gait"},
+        ],
         "total_timed_minutes": 30,
-        "billing": [{"code": "97112", "units": 1, "modifiers": ["GP"]}, {"code": "97116", "units": 1, "modifiers": ["GP"]}],
+        "billing": [
+            {"code": "97112", "units": 1, "modifiers": ["GP"]},
+            {"code": "97116", "units": 1, "modifiers": ["GP"]},
+        ],
     }
     assert [f.rule for f in _review(store, gait).findings if f.rule.startswith("NCCI")] == []
 
@@ -301,7 +315,15 @@ def test_mue_units_above_the_imported_value_raise_the_finding(store):
         5,  # 99213 is not a therapy code
     )
     over = {
-        "blocks": [{"code": "97530", "minutes": 80, "kind": "functional", "daily_task": "car transfer", "daily_task_verified": True}],
+        "blocks": [
+            {
+                "code": "97530",
+                "minutes": 80,
+                "kind": "functional",
+                "daily_task": "car transfer",
+                "daily_task_verified": True,
+            }
+        ],
         "total_timed_minutes": 80,
         "total_treatment_minutes": 85,
         "billing": [{"code": "97530", "units": 5, "modifiers": ["GP"]}],
@@ -310,7 +332,9 @@ def test_mue_units_above_the_imported_value_raise_the_finding(store):
 
     (finding,) = [f for f in result.findings if f.rule == "MUE001"]
     assert finding.severity == "error" and finding.units_at_risk == 1
-    assert "5 units billed on 2025-03-11, above the MUE of 4 (MAI 3: 3 Date of Service Edit: Clinical" in finding.message
+    assert (
+        "5 units billed on 2025-03-11, above the MUE of 4 (MAI 3: 3 Date of Service Edit: Clinical" in finding.message
+    )
     assert "MUE002" not in {f.rule for f in result.findings}
     assert store.import_mue(MUE_Q1).changed is False
 
@@ -387,15 +411,18 @@ def test_data_commands_import_list_and_refuse(tmp_path):
     assert late.exit_code == 0
     shown = " ".join(late.stdout.split())
     assert "NCCI PTP practitioner v310r0 2025-01-01 to 2025-03-31 8 of 11 rows kept (therapy codes only)" in shown
-    assert "warning: the newest imported NCCI PTP practitioner table (v310r0, through 2025-03-31) is older than the date of service 2025-06-01" in late.stderr
+    assert (
+        "warning: the newest imported NCCI PTP practitioner table (v310r0, through 2025-03-31) is older than the date of service 2025-06-01"
+        in late.stderr
+    )
 
 
 def test_migrations_upgrade_an_existing_database_with_its_rows(tmp_path):
     from alembic import command
+    from test_queue import make_report
 
     from reviewer.migrations import alembic_config, upgrade
     from reviewer.store import ResultStore
-    from test_queue import make_report
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0001")
@@ -428,3 +455,68 @@ def _tables(engine) -> set[str]:
     from sqlalchemy import inspect
 
     return set(inspect(engine).get_table_names())
+
+
+@pytest.mark.usefixtures("fresh_settings")
+def test_review_command_cites_the_imported_version(tmp_path):
+    """dev-0009 (08/05/2025) bills 97140 and 97530 without 59/X; a table for its quarter is imported."""
+    note = Path(__file__).resolve().parents[1] / "evals" / "corpora" / "dev" / "notes" / "dev-0009.txt"
+    if not note.exists():
+        pytest.skip("corpus not found")
+    url = f"sqlite:///{tmp_path / 'tables.db'}"
+    runner = CliRunner()
+    part = tmp_path / "ccipra-v312r0-f1.txt"
+    part.write_bytes(V310[0].read_bytes())
+    assert runner.invoke(app, ["data", "import-ncci", str(part), "--db", url]).exit_code == 0
+
+    result = runner.invoke(app, ["review", str(note), "--backend", "replay", "--json", "--db", url])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.splitlines()[0])
+    (finding,) = [f for f in report["findings"] if f["rule"] == "NCCI001"]
+    assert "(NCCI PTP v312r0)" in finding["message"]
+    assert report["edit_tables"][0] == {
+        "table": "ncci_ptp",
+        "version": "v312r0",
+        "verified": True,
+        "effective_from": "2025-07-01",
+        "effective_to": "2025-09-30",
+        "note": None,
+    }
+    readable = runner.invoke(app, ["review", str(note), "--backend", "replay", "--db", url])
+    assert "edit tables: NCCI PTP v312r0 (2025-07-01 to 2025-09-30); MUE: none imported" in " ".join(
+        readable.stdout.split()
+    )
+
+
+def test_batch_outputs_show_the_edit_table_versions():
+    from test_queue import make_report
+
+    from reviewer.batch_outputs import to_csv, to_html_summary
+    from reviewer.report import EditTableUse
+
+    report = make_report("n1").model_copy(
+        update={
+            "edit_tables": [
+                EditTableUse(table="ncci_ptp", version="v310r0", verified=True, effective_from=date(2025, 1, 1)),
+                EditTableUse(table="mue", version=None),
+            ]
+        }
+    )
+    assert "ncci_ptp:v310r0;mue:none" in to_csv([report])
+    assert "NCCI PTP v310r0 (2025-01-01 on): 1 note(s)" in to_html_summary([report])
+
+
+def test_kx_and_targeted_review_amounts_are_data_with_their_source():
+    from reviewer.thresholds import kx_threshold, targeted_review_threshold, years
+
+    amounts = [(y, kx_threshold(y, "PT")) for y in years("kx_threshold")]
+    assert [(y, t.amount if t else None) for y, t in amounts] == [(2025, 2410), (2026, 2480)]
+    ot_2026 = kx_threshold(2026, "OT")
+    assert (
+        ot_2026 is not None and (ot_2026.amount, ot_2026.bucket) == (2480, "ot") and "proactivechart" in ot_2026.source
+    )
+    slp = kx_threshold(2026, "slp")
+    assert slp is not None and slp.bucket == "pt_slp"
+    review = targeted_review_threshold(2026, "PT")
+    assert review is not None and review.amount == 3000 and review.source
+    assert kx_threshold(2019, "PT") is None and kx_threshold(2026, "XX") is None

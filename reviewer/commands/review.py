@@ -9,7 +9,6 @@ from typing import NoReturn, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-
 from sqlalchemy.exc import SQLAlchemyError
 
 from reviewer.backends import ModelError, get_backend
@@ -109,7 +108,8 @@ def print_report(console: Console, report: NoteReport) -> None:
     for finding in report.findings:
         colour = {"error": "red", "warning": "yellow", "info": "cyan"}[finding.severity]
         console.print(
-            f"[{colour}]{finding.severity.upper():7}[/] [bold]{finding.rule}[/] {escape(finding.message)}", highlight=False
+            f"[{colour}]{finding.severity.upper():7}[/] [bold]{finding.rule}[/] {escape(finding.message)}",
+            highlight=False,
         )
         console.print(f"         fix: {finding.fix}", highlight=False)
         console.print(f"         source: {finding.citation}", style="dim", highlight=False)

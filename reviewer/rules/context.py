@@ -31,7 +31,9 @@ class ReviewContext:
     requested_payer: str
     state: str | None
     service_date: date
-    edit_tables: EditTables = field(default_factory=EditTables)  # the imported CMS tables in force (empty: none imported)
+    edit_tables: EditTables = field(
+        default_factory=EditTables
+    )  # the imported CMS tables in force (empty: none imported)
 
     @classmethod
     def build(
