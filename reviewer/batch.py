@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from reviewer.backends import ModelBackend
+from reviewer.edit_tables import EditTableSource
 from reviewer.inputs import NOTE_SUFFIXES, InputError, read_note
 from reviewer.prompts import load_prompt
 from reviewer.report import ModelInfo, NoteReport
@@ -85,12 +86,14 @@ def run_batch(
     state: str | None = None,
     workers: int = 1,
     stop: threading.Event | None = None,
+    edit_tables: EditTableSource | None = None,
 ) -> BatchResult:
     """Review the notes not yet stored as ok, storing each result as it finishes. When `stop` is set
     (Ctrl-C), no further note is started and KeyboardInterrupt is raised once the notes under
-    way are stored."""
+    way are stored. `edit_tables`: the imported CMS edit tables (their versions are part of each key)."""
     info = model_info(backend, settings)
-    planned = plan_notes(notes, info, settings, payer=payer, state=state)
+    loaded = edit_tables.fingerprint() if edit_tables else ""
+    planned = plan_notes(notes, info, settings, payer=payer, state=state, edit_tables=loaded)
     done = store.done_keys(p.key for p in planned)
     todo = list({p.key: p for p in planned if p.key not in done}.values())  # identical notes reviewed once
     result = BatchResult(planned=planned, already_done=len(planned) - len(todo))
@@ -107,6 +110,7 @@ def run_batch(
                 state=item.state,
                 backend=backend,
                 settings=settings,
+                edit_tables=edit_tables,
             )
         except Exception as exc:
             log.error("note %s crashed the review: %s", item.note.note_id, type(exc).__name__)
@@ -140,11 +144,17 @@ def model_info(backend: ModelBackend, settings: Settings) -> ModelInfo:
 
 
 def plan_notes(
-    notes: list[NoteFile], info: ModelInfo, settings: Settings, *, payer: str | None = None, state: str | None = None
+    notes: list[NoteFile],
+    info: ModelInfo,
+    settings: Settings,
+    *,
+    payer: str | None = None,
+    state: str | None = None,
+    edit_tables: str = "",
 ) -> list[PlannedNote]:
-    """Read each note and compute its store key."""
+    """Read each note and compute its store key (`edit_tables`: the imported tables' fingerprint)."""
     reading = tqdm(notes, desc="reading notes", unit="note", file=sys.stderr, leave=False, dynamic_ncols=True)
-    return [_plan(note, info, settings, payer, state) for note in reading]
+    return [_plan(note, info, settings, payer, state, edit_tables) for note in reading]
 
 
 def failed_report(item: PlannedNote, error: str, info: ModelInfo) -> NoteReport:
@@ -187,7 +197,9 @@ def _results(
         pool.shutdown(wait=False, cancel_futures=True)  # on Ctrl-C, drop the queue; stored results stay
 
 
-def _plan(note: NoteFile, info: ModelInfo, settings: Settings, payer: str | None, state: str | None) -> PlannedNote:
+def _plan(
+    note: NoteFile, info: ModelInfo, settings: Settings, payer: str | None, state: str | None, edit_tables: str
+) -> PlannedNote:
     """Read the note and compute its store key; payer and state resolved exactly as `review_text` does."""
     payer = note.payer or payer or settings.payer
     state = (note.state or state or settings.state or "").upper() or None
@@ -208,6 +220,7 @@ def _plan(note: NoteFile, info: ModelInfo, settings: Settings, payer: str | None
         rules_version=RULES_VERSION,
         payer=payer,
         state=state,
+        edit_tables=edit_tables,
     )
     return PlannedNote(note, payer, state, key, digest, text, read_error)
 

@@ -20,7 +20,7 @@ from reviewer.store import report_provider
 
 CSV_COLUMNS = (
     "note_id", "status", "score", "risk_band", "flags", "units_billed", "units_supported",
-    "units_at_risk", "provider", "error",
+    "units_at_risk", "provider", "edit_tables", "error",
 )  # fmt: skip
 SCORE_BIN_WIDTH = 10
 
@@ -62,8 +62,14 @@ def csv_row(report: NoteReport) -> dict[str, object]:
         "units_supported": "" if supported is None else supported,
         "units_at_risk": sum(row.at_risk for row in report.units),
         "provider": report_provider(report) or "",
+        "edit_tables": edit_tables_cell(report),
         "error": report.error or "",
     }
+
+
+def edit_tables_cell(report: NoteReport) -> str:
+    """The edit-table versions a note was reviewed with: "ncci_ptp:v321r0;mue:2025Q4" ("none": not imported)."""
+    return ";".join(f"{use.table}:{use.version or 'none'}" for use in report.edit_tables)
 
 
 def units_billed(report: NoteReport) -> int | None:
@@ -89,6 +95,8 @@ def to_html_summary(reports: list[NoteReport], title: str = "Batch review summar
         _overview(reports, ok, failed),
         "<h2>Flag frequency</h2>",
         _horizontal_bars(flag_bars) if flag_bars else "<p>No flags raised.</p>",
+        "<h2>Edit tables applied</h2>",
+        _edit_tables_list(ok),
         "<h2>Score distribution</h2>",
         _score_histogram([r.score for r in ok if r.score is not None]),
         "<h2>Providers</h2>",
@@ -118,6 +126,15 @@ def _overview(reports: list[NoteReport], ok: list[NoteReport], failed: list[Note
         + "".join(f"<div class='card'><b>{value}</b><span>{escape(label)}</span></div>" for label, value in cells)
         + "</div>"
     )
+
+
+def _edit_tables_list(ok: list[NoteReport]) -> str:
+    """How many notes were reviewed under each edit-table version (or with none imported)."""
+    counts = Counter(use.summary for r in ok for use in r.edit_tables)
+    if not counts:
+        return "<p>Not recorded for these reports.</p>"
+    items = "".join(f"<li>{escape(summary)}: {count} note(s)</li>" for summary, count in sorted(counts.items()))
+    return f"<ul>{items}</ul>"
 
 
 def _horizontal_bars(items: list[tuple[str, int]], label_width: int = 240, bar_width: int = 420) -> str:

@@ -1,4 +1,4 @@
-"""The database: one SQLAlchemy metadata for the review store and the triage queue.
+"""The database: one SQLAlchemy metadata for the review store, the CMS edit tables and the triage queue.
 
 SQLite by default (`REVIEWER_DATABASE_URL`), any SQLAlchemy URL (e.g. PostgreSQL) otherwise.
 Tables are created and upgraded by Alembic migrations (`reviewer/migrations`).
@@ -6,9 +6,21 @@ Tables are created and upgraded by Alembic migrations (`reviewer/migrations`).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, create_engine
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -44,6 +56,60 @@ class ReviewResult(Base):
     provider: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     report_json: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EditTableVersionRow(Base):
+    """One imported CMS edit table version (NCCI PTP or MUE): its dates and what was read vs kept."""
+
+    __tablename__ = "edit_table_versions"
+    __table_args__ = (UniqueConstraint("kind", "version", name="uq_edit_table_versions_kind_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # "ncci_ptp" or "mue"
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    effective_from: Mapped[date] = mapped_column(Date, nullable=False)
+    effective_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    rows_read: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rows_kept: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    kept: Mapped[str] = mapped_column(String(16), nullable=False)  # "therapy" or "all"
+    files: Mapped[list] = mapped_column(JSON, default=list)  # [{name, part, sha256, rows_read, rows_kept}]
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PtpEditRow(Base):
+    """One NCCI PTP edit of an imported version."""
+
+    __tablename__ = "ncci_ptp_edits"
+    __table_args__ = (
+        UniqueConstraint("version_id", "column1", "column2", "effective", name="uq_ncci_ptp_edits_pair"),
+        Index("ix_ncci_ptp_edits_version_column2", "version_id", "column2"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("edit_table_versions.id"), nullable=False)
+    part: Mapped[str] = mapped_column(String(255), nullable=False)
+    column1: Mapped[str] = mapped_column(String(8), nullable=False)
+    column2: Mapped[str] = mapped_column(String(8), nullable=False)
+    prior_1996: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    effective: Mapped[date] = mapped_column(Date, nullable=False)
+    deleted: Mapped[date | None] = mapped_column(Date, nullable=True)
+    modifier_indicator: Mapped[int] = mapped_column(Integer, nullable=False)
+    rationale: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class MueValueRow(Base):
+    """One code's practitioner MUE in an imported version."""
+
+    __tablename__ = "mue_values"
+    __table_args__ = (UniqueConstraint("version_id", "code", name="uq_mue_values_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("edit_table_versions.id"), nullable=False)
+    code: Mapped[str] = mapped_column(String(8), nullable=False)
+    mue_value: Mapped[int] = mapped_column(Integer, nullable=False)
+    indicator: Mapped[int] = mapped_column(Integer, nullable=False)
+    indicator_text: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    rationale: Mapped[str] = mapped_column(Text, nullable=False, default="")
 
 
 def make_engine(url: str) -> Engine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -47,6 +48,33 @@ class Locality(BaseModel):
     note: str | None = None
 
 
+class EditTableUse(BaseModel):
+    """Which CMS edit table a review applied (or that none was imported)."""
+
+    table: Literal["ncci_ptp", "mue"]
+    version: str | None = Field(default=None, description="the imported table version; None: none imported")
+    verified: bool = Field(default=False, description="a CMS file imported by the user, not the bundled pairs")
+    effective_from: date | None = None
+    effective_to: date | None = None
+    note: str | None = None
+
+    @property
+    def summary(self) -> str:
+        name = {"ncci_ptp": "NCCI PTP", "mue": "MUE"}[self.table]
+        if self.version is None:
+            return f"{name}: none imported" + (
+                " (bundled pairs, unverified edit table)" if self.table == "ncci_ptp" else ""
+            )
+        span = f"{self.effective_from.isoformat() if self.effective_from else '?'}"
+        span += f" to {self.effective_to.isoformat()}" if self.effective_to else " on"
+        return f"{name} {self.version} ({span})" + (f"; {self.note}" if self.note else "")
+
+
+def edit_tables_summary(uses: list[EditTableUse]) -> str:
+    """One line naming the edit-table versions a review applied."""
+    return "; ".join(use.summary for use in uses) if uses else "not recorded"
+
+
 class NoteReport(BaseModel):
     note_id: str
     status: Literal["ok", "failed"]
@@ -65,5 +93,9 @@ class NoteReport(BaseModel):
     timing: Timing = Field(default_factory=Timing)
     content_hash: str = ""
     rules_version: str = ""
+    edit_tables: list[EditTableUse] = Field(default_factory=list, description="the CMS edit tables applied")
+    edit_tables_loaded: str = Field(
+        default="", description="the imported table versions the review could choose from (part of the store key)"
+    )
     raw_model_output: str | None = Field(default=None, description="the model's last raw output, for re-scoring")
     note_text: str | None = Field(default=None, description="the note text the offsets refer to (kept local)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 
 from reviewer.highlight import HIGHLIGHT_CSS, highlight_html, legend_html, report_spans
-from reviewer.report import NoteReport
+from reviewer.report import NoteReport, edit_tables_summary
 
 _PAGE_CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem; color: #222; }
@@ -51,6 +51,7 @@ def _summary(report: NoteReport) -> str:
         ("Flags", ", ".join(report.flags) or "none"),
         ("Model", f"{report.model.backend} {report.model.model} (prompt {report.model.prompt_version})"),
         ("Rules version", report.rules_version or "unknown"),
+        ("Edit tables", edit_tables_summary(report.edit_tables)),
     ]
     if report.locality is not None:
         loc = report.locality

@@ -8,11 +8,14 @@ import time
 from pathlib import Path
 
 from reviewer.backends import ModelBackend, ModelError, get_backend
+from reviewer.edit_tables import EditTableSource
 from reviewer.extract import ExtractionFailed, extract, raw_to_extraction
 from reviewer.inputs import read_note
 from reviewer.prompts import load_prompt
 from reviewer.report import ModelInfo, NoteReport, Timing
 from reviewer.rules import RULES_VERSION, evaluate
+from reviewer.rules.context import billed_codes, service_date_of
+from reviewer.schema import Extraction
 from reviewer.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,12 @@ def review_text(
     state: str | None = None,
     backend: ModelBackend | None = None,
     settings: Settings | None = None,
+    edit_tables: EditTableSource | None = None,
 ) -> NoteReport:
-    """The report for one note. Model trouble gives `status="failed"` with the reason, never a clean report."""
+    """The report for one note. Model trouble gives `status="failed"` with the reason, never a clean report.
+
+    `edit_tables` is where the imported CMS edit tables are read (None: none imported).
+    """
     settings = settings or get_settings()
     payer = payer or settings.payer
     state = (state or settings.state or "").upper() or None
@@ -53,6 +60,7 @@ def review_text(
         content_hash=content_hash(text),
         rules_version=RULES_VERSION,
         note_text=text,
+        edit_tables_loaded=edit_tables.fingerprint() if edit_tables else "",
     )
     if len(text) > settings.max_note_chars:
         report.error = (
@@ -80,10 +88,16 @@ def review_text(
         output_s=None if result.output_s is None else round(result.output_s, 3),
         questions=result.questions,
     )
-    return _apply_rules(report, result.extraction)
+    return _apply_rules(report, result.extraction, edit_tables)
 
 
-def rescore(report: NoteReport, *, payer: str | None = None, state: str | None = None) -> NoteReport:
+def rescore(
+    report: NoteReport,
+    *,
+    payer: str | None = None,
+    state: str | None = None,
+    edit_tables: EditTableSource | None = None,
+) -> NoteReport:
     """Rebuild the extraction from the cached raw model output and re-run the rules; no model call."""
     if report.raw_model_output is None or report.note_text is None:
         return report
@@ -91,16 +105,18 @@ def rescore(report: NoteReport, *, payer: str | None = None, state: str | None =
     updated.payer = payer or report.payer
     updated.state = state or report.state
     updated.rules_version = RULES_VERSION
+    updated.edit_tables_loaded = edit_tables.fingerprint() if edit_tables else ""
     try:
         extraction = raw_to_extraction(report.note_text, report.raw_model_output)
     except ExtractionFailed as exc:
         updated.status, updated.error = "failed", str(exc)
         return updated
-    return _apply_rules(updated, extraction)
+    return _apply_rules(updated, extraction, edit_tables)
 
 
-def _apply_rules(report: NoteReport, extraction) -> NoteReport:
-    result = evaluate(extraction, payer=report.payer, state=report.state)
+def _apply_rules(report: NoteReport, extraction: Extraction, edit_tables: EditTableSource | None) -> NoteReport:
+    tables = edit_tables.tables_for(service_date_of(extraction), billed_codes(extraction)) if edit_tables else None
+    result = evaluate(extraction, payer=report.payer, state=report.state, edit_tables=tables)
     report.status = "ok"
     report.error = None
     report.extraction = extraction
@@ -111,4 +127,5 @@ def _apply_rules(report: NoteReport, extraction) -> NoteReport:
     report.risk_band = result.risk_band
     report.units = result.units
     report.locality = result.locality
+    report.edit_tables = result.edit_tables
     return report

@@ -30,9 +30,16 @@ def result_key(
     rules_version: str,
     payer: str,
     state: str | None,
+    edit_tables: str = "",
 ) -> str:
-    """The store key of one review: sha256 of every input that changes its outcome."""
+    """The store key of one review: sha256 of every input that changes its outcome.
+
+    `edit_tables` is the fingerprint of the imported CMS edit tables (`EditTableStore.fingerprint`);
+    empty when none are imported, which keeps the keys of reviews made before tables existed.
+    """
     parts = [content_hash, backend, model, prompt_version, rules_version, payer, state or ""]
+    if edit_tables:
+        parts.append(edit_tables)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -46,6 +53,7 @@ def report_key(report: NoteReport) -> str:
         rules_version=report.rules_version,
         payer=report.payer,
         state=report.state,
+        edit_tables=report.edit_tables_loaded,
     )
 
 

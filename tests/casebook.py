@@ -18,10 +18,14 @@ Case file shape::
         extraction: {blocks: [...], billing: [...]}
         expect: [{code: "97110", units_at_risk: 1}]   # this rule's findings, in order; [] = none
         flags: [...]               # optional: the exact flags of the whole result
+        edit_tables:               # optional: imported CMS tables in force (default: none imported)
+          ptp: {version: v321r0, effective_from: 2025-10-01, pairs: [{column1: "97140", column2: "97530", modifier_indicator: 1}]}
+          mue: {version: 2025Q4, effective_from: 2025-10-01, values: [{code: "97530", value: 4, indicator: 2}]}
 """
 
 from __future__ import annotations
 
+from datetime import date
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
+from reviewer.edit_tables import EditTables, MueTable, MueValue, PtpPair, PtpTable, TableVersion
 from reviewer.schema import Extraction
 
 CLEAN_NOTE: dict[str, Any] = {
@@ -78,10 +83,37 @@ class RuleCase(BaseModel):
     extraction: dict[str, Any] = Field(default_factory=dict)
     expect: list[dict[str, Any]]
     flags: list[str] | None = None
+    edit_tables: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
         return f"{self.rule}-{self.name}"
+
+
+def build_edit_tables(spec: dict[str, Any] | None) -> EditTables | None:
+    """Edit tables from a case's `edit_tables` (pair `effective` defaults to 2000-01-01)."""
+    if spec is None:
+        return None
+    ptp = mue = None
+    if "ptp" in spec:
+        table = spec["ptp"]
+        pairs = tuple(PtpPair(**{"effective": date(2000, 1, 1), **pair}) for pair in table.get("pairs") or [])
+        ptp = PtpTable(_table_version("ncci_ptp", table), pairs)
+    if "mue" in spec:
+        table = spec["mue"]
+        values = {value["code"]: MueValue(**value) for value in table.get("values") or []}
+        mue = MueTable(_table_version("mue", table), values)
+    newest = {table.version.kind: table.version for table in (ptp, mue) if table is not None}
+    return EditTables(ptp=ptp, mue=mue, newest=newest)
+
+
+def _table_version(kind: Any, table: dict[str, Any]) -> TableVersion:
+    return TableVersion(
+        kind=kind,
+        version=table["version"],
+        effective_from=table.get("effective_from", date(2000, 1, 1)),
+        effective_to=table.get("effective_to"),
+    )
 
 
 def verified_span(text: Any, start: int = 0) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from casebook import RuleCase, build_extraction, load_cases
+from casebook import RuleCase, build_edit_tables, build_extraction, load_cases
 
 from reviewer.findings import Finding
 from reviewer.rules import evaluate
@@ -24,7 +24,12 @@ def _matches(finding: Finding, expected: dict) -> bool:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_rule_case(case: RuleCase) -> None:
-    result = evaluate(build_extraction(case.extraction), payer=case.payer, state=case.state)
+    result = evaluate(
+        build_extraction(case.extraction),
+        payer=case.payer,
+        state=case.state,
+        edit_tables=build_edit_tables(case.edit_tables),
+    )
 
     assert not [f.message for f in result.findings if f.rule == INTERNAL_ERROR_RULE]
     remaining = [f for f in result.findings if f.rule == case.rule]
@@ -37,8 +42,27 @@ def test_rule_case(case: RuleCase) -> None:
         assert result.flags == sorted(case.flags)
 
 
+CLEAN_NOTE_TABLES = {
+    "ptp": {"version": "v310r0", "pairs": [{"column1": "97140", "column2": "97530", "modifier_indicator": 1}]},
+    "mue": {"version": "2025Q1", "values": [{"code": "97530", "value": 4, "indicator": 2}]},
+}
+
+
 def test_clean_note_raises_nothing() -> None:
-    result = evaluate(build_extraction({}), payer="medicare", state="TX")
+    tables = build_edit_tables(CLEAN_NOTE_TABLES)
+    result = evaluate(build_extraction({}), payer="medicare", state="TX", edit_tables=tables)
 
     assert result.findings == []
     assert (result.score, result.risk_band) == (100, "low")
+    assert [(use.table, use.version, use.verified) for use in result.edit_tables] == [
+        ("ncci_ptp", "v310r0", True),
+        ("mue", "2025Q1", True),
+    ]
+
+
+def test_clean_note_without_imported_tables_only_says_the_mue_check_could_not_run() -> None:
+    result = evaluate(build_extraction({}), payer="medicare", state="TX")
+
+    assert [(f.rule, f.severity) for f in result.findings] == [("MUE002", "info")]
+    assert (result.score, result.risk_band) == (100, "low")
+    assert [(use.table, use.version) for use in result.edit_tables] == [("ncci_ptp", None), ("mue", None)]

@@ -92,6 +92,24 @@ def test_uploading_a_note_shows_highlighted_evidence_findings_and_queues_it(db_u
     }
     queue = TriageQueue.open(db_url)
     assert [(e.note_id, e.source) for e in queue.entries()] == [("dev-0001", "upload")]
+    assert any("Edit tables applied: NCCI PTP: none imported" in c.value for c in at.caption)
+
+
+def test_the_review_page_names_the_imported_edit_table_version(db_url, dev_note):
+    from pathlib import Path
+
+    from reviewer.edit_table_store import EditTableStore
+
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "cms"
+    store = EditTableStore(db_url)
+    store.import_ptp([fixtures / "ccipra-v310r0-f1.txt"])
+    store.import_mue(fixtures / "MCR_MUE_PractitionerServices_Eff_01-01-2025.csv")
+    store.close()
+    at = upload(app(db_url, state="TX"), "dev-0001.txt", dev_note.encode())
+    assert not at.exception and not at.error
+    captions = [c.value for c in at.caption if c.value.startswith("Edit tables applied")]
+    assert len(captions) == 1 and "NCCI PTP v310r0 (2025-01-01 to 2025-03-31" in captions[0]
+    assert "MUE 2025Q1 (2025-01-01 to 2025-03-31" in captions[0]
 
 
 UNCERTAIN_NOTE = """PT Daily Note DOS 02/03/2025 Medicare

@@ -9,7 +9,7 @@ import streamlit as st
 
 from reviewer.findings import Finding
 from reviewer.highlight import HIGHLIGHT_CSS, finding_hover_css, highlight_html, legend_html, report_spans
-from reviewer.report import NoteReport
+from reviewer.report import NoteReport, edit_tables_summary
 from reviewer.report_html import render_report_html
 from reviewer.schema import Evidence
 
@@ -63,6 +63,8 @@ def _summary_and_findings(report: NoteReport, key: str) -> int | None:
             f"**MAC locality**  \n{loc.contractor}, jurisdiction {loc.jurisdiction}"
             + (f"  \nLCD {loc.lcd}" if loc.lcd else "")
         )
+    if report.edit_tables:
+        st.caption(f"Edit tables applied: {edit_tables_summary(report.edit_tables)}")
     focus = None
     if report.findings:
         labels = {n: f"#{n} {f.rule}: {f.message}" for n, f in enumerate(report.findings, start=1)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from reviewer.backends import ModelBackend, get_backend
+from reviewer.edit_table_store import EditTableStore
 from reviewer.settings import Settings, get_settings
 from reviewer.store import ResultStore
 from reviewer.triage import Accounts, TriageQueue
@@ -30,6 +31,11 @@ def queue() -> TriageQueue:
     return _queue_for(settings().database_url)
 
 
+def edit_tables() -> EditTableStore:
+    """The imported CMS edit tables, in the queue's database."""
+    return _edit_tables_for(settings().database_url)
+
+
 def accounts() -> Accounts:
     return Accounts(queue().engine, settings().users)
 
@@ -48,3 +54,8 @@ def _shared_backend() -> ModelBackend:
 @st.cache_resource(show_spinner="Opening the database…")
 def _queue_for(url: str) -> TriageQueue:
     return TriageQueue.open(url)
+
+
+@st.cache_resource(show_spinner=False)
+def _edit_tables_for(url: str) -> EditTableStore:
+    return EditTableStore(url)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from reviewer.backends import ModelError, get_backend
 from reviewer.batch import REMOTE_BACKENDS, batch_reports, discover_notes, run_batch
 from reviewer.batch_outputs import write_batch_outputs
+from reviewer.edit_table_store import EditTableStore
 from reviewer.inputs import InputError
 from reviewer.payers import payer_choice_error
 from reviewer.settings import get_settings
@@ -56,6 +57,7 @@ def batch(
                 err=True,
             )
         store = ResultStore(db or settings.database_url)
+        tables = EditTableStore(db or settings.database_url)  # the imported CMS edit tables live beside the results
         with _stop_on_ctrl_c() as stop:
             result = run_batch(
                 notes,
@@ -66,6 +68,7 @@ def batch(
                 state=state,
                 workers=workers,
                 stop=stop,
+                edit_tables=tables,
             )
         reports = batch_reports(store, result.planned)
         paths = write_batch_outputs(reports, out)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from reviewer.backends import ModelError, get_backend
+from reviewer.edit_table_store import EditTableStore
 from reviewer.inputs import InputError
 from reviewer.payers import payer_choice_error
-from reviewer.report import NoteReport
+from reviewer.report import NoteReport, edit_tables_summary
 from reviewer.review import review_path
 from reviewer.settings import get_settings
 
@@ -30,6 +33,9 @@ def review(
     backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per note"),
     record: bool = typer.Option(False, help="store the model's answers as replay recordings"),
+    db: Optional[str] = typer.Option(
+        None, help="SQLAlchemy URL of the database with the imported CMS edit tables [default: REVIEWER_DATABASE_URL]"
+    ),
 ) -> None:
     """Review notes before billing: extraction with evidence, findings, units, score and locality."""
     overrides: dict[str, object] = {"backend": backend} if backend else {}
@@ -44,10 +50,14 @@ def review(
         model = get_backend(settings)
     except ModelError as exc:
         _fail(str(exc))
+    try:
+        tables = EditTableStore.open_existing(db or settings.database_url)
+    except SQLAlchemyError as exc:
+        _fail(f"edit tables: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     exit_code = 0
     for path in paths:
         try:
-            report = review_path(path, payer=payer, state=state, backend=model, settings=settings)
+            report = review_path(path, payer=payer, state=state, backend=model, settings=settings, edit_tables=tables)
         except InputError as exc:
             errors.print(f"error: {exc}", markup=False, highlight=False)
             exit_code = 2
@@ -61,7 +71,7 @@ def review(
     raise typer.Exit(exit_code)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     Console(stderr=True, soft_wrap=True).print(f"error: {message}", markup=False, highlight=False)
     raise typer.Exit(2)
 
@@ -98,7 +108,8 @@ def print_report(console: Console, report: NoteReport) -> None:
     for finding in report.findings:
         colour = {"error": "red", "warning": "yellow", "info": "cyan"}[finding.severity]
         console.print(
-            f"[{colour}]{finding.severity.upper():7}[/] [bold]{finding.rule}[/] {finding.message}", highlight=False
+            f"[{colour}]{finding.severity.upper():7}[/] [bold]{finding.rule}[/] {escape(finding.message)}",
+            highlight=False,
         )
         console.print(f"         fix: {finding.fix}", highlight=False)
         console.print(f"         source: {finding.citation}", style="dim", highlight=False)
@@ -120,6 +131,7 @@ def print_report(console: Console, report: NoteReport) -> None:
             console.print(
                 f"  {d.field} (line {d.line}): parser={d.parser} model={d.model} -> used {d.chosen}", highlight=False
             )
+    console.print(f"edit tables: {edit_tables_summary(report.edit_tables)}", style="dim", highlight=False)
     console.print(
         f"model: {report.model.backend}/{report.model.model} prompt {report.model.prompt_version}  {report.timing.total_s:.1f} s",
         style="dim",

@@ -30,6 +30,7 @@ class Violation:
     code: str | None = None
     units_at_risk: int = 0
     fix: str | None = None  # overrides the rule's default fix when the remedy depends on the case
+    citation: str | None = None  # overrides the rule's citation (e.g. naming the edit-table version applied)
 
 
 RuleCheck = Callable[["ReviewContext"], Iterable[Violation]]
@@ -69,7 +70,7 @@ class Rule:
             flag=self.flag,
             severity=self.severity,
             message=violation.message,
-            citation=self.citation,
+            citation=violation.citation or self.citation,
             fix=violation.fix or self.fix,
             evidence=evidence,
             code=violation.code,

@@ -19,3 +19,4 @@ RECORD_CONTENT = (
     "CMS Pub. 100-02, Ch. 15, §220.3 (recommended content: patient self-report [R]); AAPC on documenting "
     "response and progression [S]; the product brief's S/O/A/P (rules.md §3.1)"
 )
+MUE = "CMS NCCI Medically Unlikely Edits, practitioner services table; MUE adjudication indicators 1-3 (updates-2026.md §1.5)"

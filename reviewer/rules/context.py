@@ -7,12 +7,13 @@ as if the note did not state it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
 from reviewer import clock
 from reviewer.codes import code_info, is_timed, is_untimed, normalize_code, normalize_modifier
+from reviewer.edit_tables import EditTables
 from reviewer.parsing import read_date
 from reviewer.payers import PayerProfile, default_payer, get_payer
 from reviewer.report import UnitRow
@@ -30,10 +31,19 @@ class ReviewContext:
     requested_payer: str
     state: str | None
     service_date: date
+    edit_tables: EditTables = field(
+        default_factory=EditTables
+    )  # the imported CMS tables in force (empty: none imported)
 
     @classmethod
     def build(
-        cls, extraction: Extraction, *, payer: str, state: str | None, as_of: date | None = None
+        cls,
+        extraction: Extraction,
+        *,
+        payer: str,
+        state: str | None,
+        as_of: date | None = None,
+        edit_tables: EditTables | None = None,
     ) -> ReviewContext:
         profile = get_payer(payer) if isinstance(payer, str) else None
         return cls(
@@ -42,7 +52,8 @@ class ReviewContext:
             payer_known=profile is not None,
             requested_payer=str(payer),
             state=state,
-            service_date=as_of or parse_date(extraction.date_of_service) or date.today(),
+            service_date=as_of or service_date_of(extraction),
+            edit_tables=edit_tables or EditTables(),
         )
 
     # --- billing -------------------------------------------------------------------------------
@@ -204,6 +215,16 @@ class ReviewContext:
             return self.extraction.discipline
         named = {d for d, mod in DISCIPLINE_MODIFIERS.items() for mods in self.modifiers.values() if mod in mods}
         return named.pop() if len(named) == 1 else None
+
+
+def service_date_of(extraction: Extraction) -> date:
+    """The note's verified date of service, else today."""
+    return parse_date(extraction.date_of_service) or date.today()
+
+
+def billed_codes(extraction: Extraction) -> set[str]:
+    """The codes of the note's billing lines, normalised."""
+    return {normalize_code(line.code) for line in extraction.billing}
 
 
 def parse_date(value: Grounded[str] | None) -> date | None:

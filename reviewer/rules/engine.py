@@ -7,9 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from reviewer.edit_tables import EditTables
 from reviewer.findings import Finding
 from reviewer.locality import lookup_mac
-from reviewer.report import Locality, UnitRow
+from reviewer.report import EditTableUse, Locality, UnitRow
 from reviewer.rules.base import REGISTRY, Rule
 from reviewer.rules.context import ReviewContext
 from reviewer.rules.reading import withhold_uncertain
@@ -27,16 +28,25 @@ class RulesResult(BaseModel):
     risk_band: Literal["low", "medium", "high"]
     units: list[UnitRow]  # per timed/billed code: minutes, billed, supported, at_risk
     locality: Locality | None
+    edit_tables: list[EditTableUse] = []  # the CMS edit-table versions applied (or that none was imported)
 
 
-def evaluate(extraction: Extraction, *, payer: str, state: str | None, as_of: date | None = None) -> RulesResult:
+def evaluate(
+    extraction: Extraction,
+    *,
+    payer: str,
+    state: str | None,
+    as_of: date | None = None,
+    edit_tables: EditTables | None = None,
+) -> RulesResult:
     """Review one extraction for a payer ("medicare", "commercial" or a named profile) and a state.
 
     `as_of` overrides the date of service that selects the rules and NCCI edits in force (default:
-    the note's verified date of service, else today). Never raises on odd input: a rule that fails
-    becomes an ENG000 finding and the other rules still run.
+    the note's verified date of service, else today). `edit_tables` are the imported CMS tables in
+    force on that date (None: none imported; the NCCI rules then use the bundled pairs). Never
+    raises on odd input: a rule that fails becomes an ENG000 finding and the other rules still run.
     """
-    ctx = ReviewContext.build(extraction, payer=payer, state=state, as_of=as_of)
+    ctx = ReviewContext.build(extraction, payer=payer, state=state, as_of=as_of, edit_tables=edit_tables)
     findings = withhold_uncertain(
         ctx, _run_rules(ctx, [r for r in REGISTRY.values() if r.applies_on(ctx.service_date)])
     )
@@ -49,6 +59,7 @@ def evaluate(extraction: Extraction, *, payer: str, state: str | None, as_of: da
         risk_band=risk_band(score),
         units=_unit_rows(ctx, findings),
         locality=lookup_mac(state) if state else None,
+        edit_tables=ctx.edit_tables.uses(ctx.service_date),
     )
 
 

@@ -1,4 +1,9 @@
-"""NCCI procedure-to-procedure edits (`data/ncci_ptp.yaml`) and the 59/X modifiers that bypass them."""
+"""NCCI procedure-to-procedure edits and the 59/X modifiers that bypass them.
+
+The pairs come from the CMS PTP practitioner table the user imported (`reviewer data import-ncci`),
+the version in force on the date of service; without one, from the bundled pairs of
+`data/ncci_ptp.yaml`, which are compiled from secondary sources and cited as an unverified edit table.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pydantic import BaseModel
 
 from reviewer.codes import normalize_code
 from reviewer.data import load_yaml
+from reviewer.edit_tables import PtpPair
 from reviewer.rules import citations
 from reviewer.rules.base import Violation, rule
 from reviewer.rules.context import ReviewContext, block_interval, overlaps
@@ -43,11 +49,37 @@ def associated_modifiers() -> frozenset[str]:
     return frozenset(load_yaml("ncci_ptp.yaml")["associated_modifiers"])
 
 
-def billed_edits(ctx: ReviewContext) -> list[PtpEdit]:
-    """Edits in force on the date of service whose two codes are both billed."""
+def billed_edits(ctx: ReviewContext) -> list[PtpEdit | PtpPair]:
+    """Edits in force on the date of service whose two codes are both billed (imported table, else bundled)."""
+    table = ctx.edit_tables.ptp
+    edits: tuple[PtpEdit | PtpPair, ...] = table.pairs if table is not None else ptp_edits()
     return [
-        e for e in ptp_edits() if e.active_on(ctx.service_date) and e.column1 in ctx.billed and e.column2 in ctx.billed
+        e
+        for e in edits
+        if e.active_on(ctx.service_date)
+        and e.column1 != e.column2
+        and e.column1 in ctx.billed
+        and e.column2 in ctx.billed
     ]
+
+
+def table_cited(ctx: ReviewContext) -> str:
+    """The edit table the NCCI findings rest on, as the finding names it."""
+    table = ctx.edit_tables.ptp
+    if table is None:
+        return "unverified edit table: bundled pairs from secondary sources (data/ncci_ptp.yaml)"
+    version = table.version
+    to = f" to {version.effective_to.isoformat()}" if version.effective_to else ""
+    return f"CMS NCCI PTP practitioner table {version.version} (effective {version.effective_from.isoformat()}{to})"
+
+
+def _citation(ctx: ReviewContext, base: str) -> str:
+    return f"{base}; edit table: {table_cited(ctx)}"
+
+
+def _table_tag(ctx: ReviewContext) -> str:
+    table = ctx.edit_tables.ptp
+    return f"(NCCI PTP {table.version.version})" if table is not None else "(unverified edit table)"
 
 
 def bypass_modifiers(ctx: ReviewContext, code: str) -> set[str]:
@@ -97,19 +129,23 @@ def ncci_pair_missing_modifier(ctx: ReviewContext) -> Iterator[Violation]:
     """Both codes of an NCCI pair with modifier indicator 1 are billed on one day and neither carries 59/X.
 
     The column 2 code is denied. A 59/X on either code is accepted here; it belongs on column 2.
+    Pairs: the imported CMS PTP practitioner table in force on the date of service (the finding
+    names its version); without one, data/ncci_ptp.yaml ("unverified edit table"). Indicator 9
+    (not applicable) raises nothing.
     Source: NCCI PTP edits; CMS MLN1783722 (modifier indicator 1, "the modifier goes on the Column 2
-    code") [P]; 97140/97530 pair (rules.md §5.2) [S]. Pairs: data/ncci_ptp.yaml.
+    code") [P]; 97140/97530 pair (rules.md §5.2) [S].
     Fix: add 59 or XU to the column 2 code when the note shows distinct time blocks; else drop it.
     """
     for edit in billed_edits(ctx):
         if edit.modifier_indicator != 1 or bypass_modifiers(ctx, edit.column1) | bypass_modifiers(ctx, edit.column2):
             continue
         yield Violation(
-            f"{edit.column1} and {edit.column2} are an NCCI pair billed without 59/X; {edit.column2} (column 2) will be denied.",
+            f"{edit.column1} and {edit.column2} are an NCCI pair billed without 59/X; {edit.column2} (column 2) will be denied {_table_tag(ctx)}.",
             evidence=[*ctx.billing_evidence(edit.column1), *ctx.billing_evidence(edit.column2)],
             code=edit.column2,
             units_at_risk=ctx.billed[edit.column2],
             fix=f"If the note shows distinct time blocks, add 59 (or XU) to {edit.column2}; otherwise do not bill {edit.column2} with {edit.column1}.",
+            citation=_citation(ctx, citations.NCCI_PTP),
         )
 
 
@@ -124,18 +160,20 @@ def ncci_pair_missing_modifier(ctx: ReviewContext) -> Iterator[Violation]:
 def ncci_pair_never_together(ctx: ReviewContext) -> Iterator[Violation]:
     """Both codes of an NCCI pair with modifier indicator 0 are billed on one day.
 
-    Such pairs are never paid together; a modifier does not help. Example: the January 2020
-    evaluation edits (97161-97167 with 97530/97150), in force from 2020-01-01 until their reversal.
+    Such pairs are never paid together; a modifier does not help, so 59/X on either code changes
+    nothing. Example: the January 2020 evaluation edits (97161-97167 with 97530/97150), in force from
+    2020-01-01 until their reversal. Pairs: the imported CMS table in force, else data/ncci_ptp.yaml.
     Source: CMS MLN1783722 (modifier indicator 0) [P]; APTA/AOTA on the 2020 edits (rules.md §5.2) [S].
     Fix: bill only the column 1 code.
     """
     for edit in billed_edits(ctx):
         if edit.modifier_indicator == 0:
             yield Violation(
-                f"{edit.column1} and {edit.column2} may not be billed together on {ctx.service_date.isoformat()} (NCCI modifier indicator 0).",
+                f"{edit.column1} and {edit.column2} may not be billed together on {ctx.service_date.isoformat()} {_table_tag(ctx)}; modifier indicator 0: no modifier unbundles them.",
                 evidence=[*ctx.billing_evidence(edit.column1), *ctx.billing_evidence(edit.column2)],
                 code=edit.column2,
                 units_at_risk=ctx.billed[edit.column2],
+                citation=_citation(ctx, citations.NCCI_PTP),
             )
 
 
@@ -186,4 +224,5 @@ def modifier_59_unsupported(ctx: ReviewContext) -> Iterator[Violation]:
                     evidence=[*evidence, *ctx.block_evidence(partner)],
                     code=code,
                     units_at_risk=ctx.billed.get(column2, 0),
+                    citation=_citation(ctx, citations.NCCI_MODIFIER_59),
                 )

@@ -47,7 +47,13 @@ if st.button("Review", type="primary"):
         st.stop()
     with st.spinner("Reviewing the note…", show_time=True):
         reviewed = review_text(
-            text, note_id=note_id, payer=payer, state=state or None, backend=backend, settings=settings
+            text,
+            note_id=note_id,
+            payer=payer,
+            state=state or None,
+            backend=backend,
+            settings=settings,
+            edit_tables=context.edit_tables(),
         )
     item_id = context.queue().enqueue(reviewed, actor=signin.acting_user(), source="upload")
     st.session_state["review_report"] = reviewed
