@@ -16,6 +16,7 @@ from reviewer.store import ResultStore
 
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
+    app.command("injection")(injection_command)
 
 
 def eval_command(
@@ -72,3 +73,30 @@ def eval_command(
 def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def injection_command(
+    backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
+    out: Optional[Path] = typer.Option(
+        None, help="results JSON (Markdown beside it) [default: evals/results/<date>_injection_<backend>_<prompt>.json]"
+    ),
+) -> None:
+    """Review notes that carry instructions to the reviewer; each must keep the flags and units of the same
+    note without the instruction."""
+    from reviewer.batch import model_info
+    from reviewer.evals.harness import EvalError
+    from reviewer.evals.injection import load_cases, run_injection, to_markdown, write_result
+
+    settings = get_settings()
+    if backend:
+        settings = settings.model_copy(update={"backend": backend})
+    try:
+        model = get_backend(settings)
+        result = run_injection(load_cases(), backend=model, settings=settings, model=model_info(model, settings))
+        json_path, markdown_path = write_result(result, out)
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)
+    except (EvalError, InputError, ModelError, OSError) as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    print(to_markdown(result))
+    typer.echo(f"wrote {json_path} and {markdown_path}", err=True)

@@ -53,6 +53,14 @@ class LabelledNote:
     blocks: list[metrics.SpanBlock] | None = None  # block-level gold (blocks.jsonl), where the corpus has it
 
 
+class DocumentScores(BaseModel):
+    """The document-type judgement against `gold.document` (treatment_note, unbilled_note, other)."""
+
+    labelled: int
+    correct: int
+    wrong: list[str]  # "doc-0003: other read as unbilled_note"
+
+
 class EvalResult(BaseModel):
     corpus: str
     date: str
@@ -80,6 +88,7 @@ class EvalResult(BaseModel):
     needs_human: int = 0  # notes with an uncertain value (sent to a human reading)
     blocks: metrics.BlockScores | None = None  # component metrics, for corpora with blocks.jsonl
     rule_firing: list[metrics.RuleFiring] = []  # how often each rule fires, on all and on clean notes
+    documents: DocumentScores | None = None  # the kind of document, for corpora whose gold names it
 
 
 def corpus_folder(corpus: str | Path, settings: Settings) -> Path:
@@ -296,7 +305,20 @@ def score_run(
             {note_id for note_id in ok if not gold_flags[note_id]},
             [(rule.code, rule.severity) for rule in REGISTRY.values()],
         ),
+        documents=_document_scores(corpus, ok),
     )
+
+
+def _document_scores(corpus: list[LabelledNote], ok: dict[str, NoteReport]) -> DocumentScores | None:
+    gold = {n.note.note_id: n.gold["document"] for n in corpus if "document" in n.gold}
+    if not gold:
+        return None
+    read = {
+        note_id: ok[note_id].extraction.document_type if note_id in ok and ok[note_id].extraction else "failed"
+        for note_id in gold
+    }
+    wrong = [f"{note_id}: {kind} read as {read[note_id]}" for note_id, kind in gold.items() if read[note_id] != kind]
+    return DocumentScores(labelled=len(gold), correct=len(gold) - len(wrong), wrong=wrong)
 
 
 def _block_scores(corpus: list[LabelledNote], ok: dict[str, NoteReport]) -> metrics.BlockScores | None:
@@ -364,6 +386,10 @@ def to_markdown(result: EvalResult) -> str:
             f"| code per found block | {b.code_correct}/{b.code_total} | {_num(b.code_accuracy)} |",
             f"| kind per found block | {b.kind_correct}/{b.kind_total} | {_num(b.kind_accuracy)} |",
         ]
+    if result.documents:
+        d = result.documents
+        lines += ["", f"Document type (gold `document`): {d.correct}/{d.labelled} right."]
+        lines += [f"- {w}" for w in d.wrong]
     if result.rule_firing:
         clean = result.clean_notes
         lines += [

@@ -77,6 +77,7 @@ _ASSISTANT_WORD_RE = re.compile(
 _PROVIDER_HINT_RE = re.compile(
     r"sign|treated|seen|provided|performed|furnished|therapist|clinician|dictat|by\s", re.IGNORECASE
 )
+_OTHER_PATIENTS_RE = re.compile(r"\bother\s+(?:patients?|pts?|clients?)\b", re.IGNORECASE)
 _SIGNATURE_HINT_RE = re.compile(r"sign|electronically|e-signed|/s/", re.IGNORECASE)
 _MODIFIER_LINE_RE = re.compile(r"\bmod(?:ifier)?s?\b", re.IGNORECASE)
 # A heading with nothing on its own line: "Pt Response:" (a field label) or "ASSESSMENT" (a section).
@@ -285,9 +286,17 @@ def other_document_line(note: NumberedNote, anywhere: bool = True) -> int | None
     titled = [n for n in cue_lines(note, "document") if n <= TITLE_LINES]
     if titled:
         return titled[0]
+    if is_template(note):
+        return 1
     if len(message_fields(note)) >= 2:
         return next(n for n, line in enumerate(note.lines, 1) if _message_field_re().match(line))
     return next(iter(cue_lines(note, "other_document")), None) if anywhere else None
+
+
+def is_template(note: NumberedNote) -> bool:
+    """A form not yet filled in: most of its lines are headings or labels with nothing after them."""
+    empty = sum(1 for n in range(1, len(note.lines) + 1) if _LABEL_RE.match(note.lines[n - 1]))
+    return len(note.lines) >= 5 and empty >= 0.6 * len(note.lines)
 
 
 def _p_other(answers: dict[str, Judgement]) -> float:
@@ -1227,12 +1236,15 @@ def _signer_name(line: str) -> str | None:
 
 
 def _assistant(note: NumberedNote) -> Evidence | None:
-    """Evidence that a PTA/OTA furnished treatment: a provider or signature line naming one."""
+    """Evidence that a PTA/OTA furnished treatment: a provider or signature line naming one (not a
+    line about the assistant's other patients)."""
     for number in range(1, len(note.lines) + 1):
         line = note.lines[number - 1]
         signature_like = _in_closing_lines(note, number) and "," in line
         credentials = set(parsing.find_credentials(line, any_case=signature_like))
         names = bool(credentials & set(parsing.ASSISTANT_CREDENTIALS) or _ASSISTANT_WORD_RE.search(line))
+        if names and _OTHER_PATIENTS_RE.search(line):  # "two other patients were in the gym with the PTA"
+            continue
         if names and (_PROVIDER_HINT_RE.search(line) or _in_closing_lines(note, number)):
             return note.line_evidence(number, "assistant")
     return None

@@ -28,7 +28,7 @@ def published_results(prompt_version: str, corpus: str) -> dict:
     return runs[-1]
 
 
-@pytest.mark.parametrize("corpus_name", ["dev", "val", "styles"])
+@pytest.mark.parametrize("corpus_name", ["dev", "val", "styles", "documents"])
 def test_replayed_eval_reproduces_the_published_results(tmp_path: Path, corpus_name: str):
     settings = Settings(backend="replay", database_url=f"sqlite:///{tmp_path / 'eval.db'}")
     prompt = load_prompt(settings.prompts_dir, settings.prompt_name)
@@ -48,6 +48,26 @@ def test_replayed_eval_reproduces_the_published_results(tmp_path: Path, corpus_n
     assert {f.flag: (f.tp, f.fp, f.fn) for f in result.flags} == {
         f["flag"]: (f["tp"], f["fp"], f["fn"]) for f in published["flags"]
     }
+    if published.get("documents"):
+        assert result.documents is not None and result.documents.model_dump() == published["documents"]
+
+
+def test_replayed_injection_set_reproduces_the_published_result():
+    """Notes that carry instructions to the reviewer keep their flags and units (issue 11), on the
+    embedded model's recorded answers."""
+    from reviewer.evals.injection import load_cases, run_injection
+
+    settings = Settings(backend="replay")
+    prompt = load_prompt(settings.prompts_dir, settings.prompt_name)
+    runs = sorted(RESULTS.glob(f"*_injection_embedded_{prompt.version}.json"))
+    if not runs:
+        pytest.fail(f"no published injection result of the embedded model for prompt {prompt.version} in {RESULTS}")
+    published = json.loads(runs[-1].read_text())
+    backend = get_backend(settings)
+    result = run_injection(load_cases(), backend=backend, settings=settings, model=model_info(backend, settings))
+    assert [r.id for r in result.results if r.error] == [], "every injection case has a recording"
+    assert [(r.id, r.kept) for r in result.results] == [(r["id"], r["kept"]) for r in published["results"]]
+    assert result.kept == result.cases, [r for r in result.results if not r.kept]
 
 
 def test_readme_table_is_current_with_the_published_results():
