@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from reviewer.findings import Finding
-from reviewer.identity import EpisodeKeys, keyed_hash, read_date, read_episode_keys
+from reviewer.identity import EpisodeKeys, Keyed, keyed_hash, read_date, read_episode_keys
 from reviewer.report import NoteReport
 from reviewer.schema import Evidence
 from reviewer.store import report_provider
@@ -56,6 +56,7 @@ class Visit(BaseModel):
     keys: EpisodeKeys = Field(default_factory=EpisodeKeys)
     billing: list[BilledLine] = Field(default_factory=list)
     note_flags: list[str] = Field(default_factory=list)
+    measures: list[Keyed] = Field(default_factory=list, description="outcome measures with their values")
     clone_match: CloneMatch | None = None
 
     @property
@@ -110,6 +111,8 @@ def build_episodes(reports: list[NoteReport], *, secret: bytes, keys: dict[str, 
             continue
         episode_keys, patients = read_episode_keys(report.note_text, secret=secret)
         visit = _visit(report, episode_keys, (keys or {}).get(report.note_id, ""))
+        if visit is not None:
+            visit.measures = _measure_values(report)
         if visit is None:
             result.undated += 1
         elif not patients:
@@ -161,6 +164,26 @@ def _visit(report: NoteReport, keys: EpisodeKeys, result_key: str) -> Visit | No
         billing=billing,
         note_flags=list(report.flags),
     )
+
+
+_MEASURE_VALUE_RE = re.compile(r"[ \t:=]{0,3}(\d{1,3}(?:\.\d)?\s*(?:sec(?:onds)?|s|%|/\d{1,3}|deg|ft|points?)?)(?![x\d])")
+
+
+def _measure_values(report: NoteReport) -> list[Keyed]:
+    """Each verified outcome measure the extraction names, with the value written right after it
+    ("TUG 14.8 sec"): the span runs from the measure's name to the end of its value."""
+    assert report.extraction is not None and report.note_text is not None
+    found = []
+    for measure in report.extraction.outcome_measures:
+        span = measure.evidence
+        if span is None or not span.verified or span.end is None or span.start is None:
+            continue
+        value = _MEASURE_VALUE_RE.match(report.note_text, span.end)
+        if value:
+            text = report.note_text[span.start : value.end()].rstrip()
+            found.append(Keyed(value=text, evidence=Evidence(text=text, start=span.start, end=span.start + len(text),
+                                                             match="exact", supports="outcome")))  # fmt: skip
+    return found
 
 
 def _patients(key_lists: list[list[str]]) -> dict[str, str]:

@@ -110,3 +110,27 @@ def test_summary_has_the_episode_view_and_the_cloned_note_rate(batch_run):
     assert "<td>Priya Natarajan</td>" in html and "3/20 (15%)" in html  # ep05's 3 copied notes of her 11 + 9
     episodes = json.loads((batch_run["tmp"] / "out1" / "episodes.json").read_text(encoding="utf-8"))
     assert episodes["unidentified"] == 0 and episodes["undated"] == 0
+
+
+def test_authorization_draft_rests_on_verified_spans_with_placeholders(batch_run):
+    out = batch_run["tmp"] / "out1"
+    episode = next(e for e in read_episodes(out).episodes if e.visits[0].note_id.startswith("ep06-"))
+    result = CliRunner().invoke(app, ["episodes", str(out), "--authorization", episode.patient])
+    assert result.exit_code == 0, result.output
+    assert "[patient name]" in result.stdout and "[authorization number]" in result.stdout
+    assert "Outcome measures: TUG" in result.stdout and "Bernice" not in result.stdout
+    from reviewer.authorization import draft_request, load_reports
+
+    draft = draft_request(episode, load_reports(out))
+    assert len(draft.sentences) == 5
+    assert "grip" not in result.stdout  # "isometric grip 3x10" is an exercise, not a measure's value
+    for sentence in draft.sentences:
+        assert sentence.evidence, sentence.text  # ep06 documents every part the template asks for
+        for cited in sentence.evidence:
+            note = (EPISODES / "notes" / f"{cited.note_id}.txt").read_text(encoding="utf-8")
+            assert note[cited.evidence.start : cited.evidence.end] == cited.evidence.text
+
+
+def test_authorization_for_an_unknown_patient_is_a_usage_error(batch_run):
+    result = CliRunner().invoke(app, ["episodes", str(batch_run["tmp"] / "out1"), "--authorization", "P-nobody"])
+    assert result.exit_code == 2 and "no episode of patient" in result.output
