@@ -69,7 +69,9 @@ def draft_request(episode: Episode, reports: dict[str, NoteReport]) -> Authoriza
             evidence=[Cited(note_id=plan.note_id, evidence=plan.keys.certified_through.evidence)],
         ))  # fmt: skip
     else:
-        sentences.append(Sentence(text="Plan: [plan-of-care end date]; [number of further visits requested] visits requested."))
+        sentences.append(
+            Sentence(text="Plan: [plan-of-care end date]; [number of further visits requested] visits requested.")
+        )
     return AuthorizationDraft(episode_id=episode.episode_id, sentences=sentences)
 
 
@@ -107,7 +109,9 @@ def _measures(episode: Episode) -> Sentence:
     parts, cited = [], []
     for values in series.values():
         (start, first), (end, last) = values[0], values[-1]
-        parts.append(f"{start} at {first.note_id}, {end} at {last.note_id}" if len(values) > 1 else f"{start} at {first.note_id}")
+        parts.append(
+            f"{start} at {first.note_id}, {end} at {last.note_id}" if len(values) > 1 else f"{start} at {first.note_id}"
+        )
         cited += [first, last] if len(values) > 1 else [first]
     return Sentence(text="Outcome measures: " + "; ".join(parts) + ". Progress: [therapist's assessment of progress].",
                     evidence=cited)  # fmt: skip
@@ -116,7 +120,9 @@ def _measures(episode: Episode) -> Sentence:
 def _skill(episode: Episode, reports: dict[str, NoteReport]) -> Sentence:
     for visit in reversed(episode.visits):
         report = reports.get(visit.note_id)
-        spans = [e for e in (report.extraction.skilled_justification if report and report.extraction else []) if e.verified]
+        spans = [
+            e for e in (report.extraction.skilled_justification if report and report.extraction else []) if e.verified
+        ]
         if spans:
             return Sentence(
                 text="Skilled need, as the latest note documents it: " + " ".join(e.text for e in spans[:2]),

@@ -196,7 +196,9 @@ def _provider_table(patterns: BatchPatterns, cloned: dict[str, tuple[int, int]] 
     if cloned is not None:
         flagged, total = sum(f for f, _ in cloned.values()), sum(t for _, t in cloned.values())
         cloned = {**cloned, patterns.overall.provider: (flagged, total)}
-    rows = [_provider_row(patterns.overall, "batch", cloned)] + [_provider_row(p, cloned=cloned) for p in patterns.providers]
+    rows = [_provider_row(patterns.overall, "batch", cloned)] + [
+        _provider_row(p, cloned=cloned) for p in patterns.providers
+    ]
     return f"<table>{header}{''.join(rows)}</table>"
 
 

@@ -146,10 +146,12 @@ def _visit(report: NoteReport, keys: EpisodeKeys, result_key: str) -> Visit | No
     if dos is None:
         return None
     billing = [BilledLine(code=b.code, units=b.units or 1, modifiers=list(b.modifiers)) for b in extraction.billing]
-    discipline = extraction.discipline or next(
+    discipline: str | None = extraction.discipline or next(
         (_DISCIPLINE_MODIFIERS[m] for line in billing for m in line.modifiers if m in _DISCIPLINE_MODIFIERS), None
     )
-    credentials = [c.upper().replace(".", "") for c in (extraction.signature.credentials if extraction.signature else [])]
+    credentials = [
+        c.upper().replace(".", "") for c in (extraction.signature.credentials if extraction.signature else [])
+    ]
     return Visit(
         note_id=report.note_id,
         result_key=result_key,
@@ -166,7 +168,9 @@ def _visit(report: NoteReport, keys: EpisodeKeys, result_key: str) -> Visit | No
     )
 
 
-_MEASURE_VALUE_RE = re.compile(r"[ \t:=]{0,3}(\d{1,3}(?:\.\d)?\s*(?:sec(?:onds)?|s|%|/\d{1,3}|deg|ft|points?)?)(?![x\d])")
+_MEASURE_VALUE_RE = re.compile(
+    r"[ \t:=]{0,3}(\d{1,3}(?:\.\d)?\s*(?:sec(?:onds)?|s|%|/\d{1,3}|deg|ft|points?)?)(?![x\d])"
+)
 
 
 def _measure_values(report: NoteReport) -> list[Keyed]:
@@ -181,8 +185,14 @@ def _measure_values(report: NoteReport) -> list[Keyed]:
         value = _MEASURE_VALUE_RE.match(report.note_text, span.end)
         if value:
             text = report.note_text[span.start : value.end()].rstrip()
-            found.append(Keyed(value=text, evidence=Evidence(text=text, start=span.start, end=span.start + len(text),
-                                                             match="exact", supports="outcome")))  # fmt: skip
+            found.append(
+                Keyed(
+                    value=text,
+                    evidence=Evidence(
+                        text=text, start=span.start, end=span.start + len(text), match="exact", supports="outcome"
+                    ),
+                )
+            )
     return found
 
 
@@ -216,7 +226,8 @@ def _split(patient: str, visits: list[Visit], secret: bytes) -> list[Episode]:
         episodes[-1].append(visit)
     return [
         Episode(
-            episode_id="E-" + keyed_hash(secret, "episode", f"{patient}|{group[0].discipline}|{group[0].date_of_service}")[:10],
+            episode_id="E-"
+            + keyed_hash(secret, "episode", f"{patient}|{group[0].discipline}|{group[0].date_of_service}")[:10],
             patient=patient,
             discipline=group[0].discipline,
             payer=group[0].payer,

@@ -32,8 +32,13 @@ _DATE = r"(\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2})"
 _DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d")
 _RANGE_SEP = r"\s*(?:-|–|—|to|through|thru)\s*"
 
-_MRN_RE = re.compile(r"\b(?:MRN|Med(?:ical)?\s*Rec(?:ord)?\s*(?:#|No\.?|Number))\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{3,19})\b", re.I)
-_NAME_RE = re.compile(r"^[ \t]*(?:Patient(?:\s+name)?|Pt(?:\s+name)?|Name)\s*[:.]\s*([A-Z][A-Za-z.'-]*(?:[ ,]+[A-Z][A-Za-z.'-]*){0,3})", re.M)
+_MRN_RE = re.compile(
+    r"\b(?:MRN|Med(?:ical)?\s*Rec(?:ord)?\s*(?:#|No\.?|Number))\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{3,19})\b", re.I
+)
+_NAME_RE = re.compile(
+    r"^[ \t]*(?:Patient(?:\s+name)?|Pt(?:\s+name)?|Name)\s*[:.]\s*([A-Z][A-Za-z.'-]*(?:[ ,]+[A-Z][A-Za-z.'-]*){0,3})",
+    re.M,
+)
 _DOB_RE = re.compile(r"\b(?:DOB|D\.O\.B\.|Date\s+of\s+birth)\s*[:.]?\s*" + _DATE, re.I)
 _DOS_RE = re.compile(r"\b(?:DOS|Date\s+of\s+service|Visit\s+date|Date)\s*[:.]?\s*" + _DATE, re.I)
 _TITLE_RE = re.compile(
@@ -138,8 +143,10 @@ def read_episode_keys(text: str, *, secret: bytes) -> tuple[EpisodeKeys, list[st
     if match := _AUTH_NUMBER_RE.search(text):
         digest = keyed_hash(secret, "auth", match.group(1).upper())
         keys.authorization_number = Keyed(
-            value=digest, evidence=Evidence(text="", start=match.start(1), end=match.end(1), match="exact",
-                                            supports="authorization_number")  # fmt: skip
+            value=digest,
+            evidence=Evidence(
+                text="", start=match.start(1), end=match.end(1), match="exact", supports="authorization_number"
+            ),
         )
     if match := _VISITS_AUTHORISED_RE.search(text):
         group = 1 if match.group(1) else 2

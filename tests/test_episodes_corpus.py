@@ -33,7 +33,14 @@ def batch_run(tmp_path_factory):
     from reviewer.settings import get_settings
 
     get_settings.cache_clear()
-    args = ["batch", str(EPISODES / "notes"), "--payer", "medicare", "--fee-schedule", str(EPISODES / "fee_schedule.csv")]
+    args = [
+        "batch",
+        str(EPISODES / "notes"),
+        "--payer",
+        "medicare",
+        "--fee-schedule",
+        str(EPISODES / "fee_schedule.csv"),
+    ]
     try:
         first = CliRunner().invoke(app, [*args, "--out", str(tmp / "out1")])
         second = CliRunner().invoke(app, [*args, "--out", str(tmp / "out2")])

@@ -96,7 +96,9 @@ class EpisodeRule:
 EPISODE_RULES: dict[str, EpisodeRule] = {}
 
 
-def episode_rule(code: str, name: str, *, severity: Severity, citation: str, fix: str) -> Callable[[EpisodeCheck], EpisodeCheck]:
+def episode_rule(
+    code: str, name: str, *, severity: Severity, citation: str, fix: str
+) -> Callable[[EpisodeCheck], EpisodeCheck]:
     def register(check: EpisodeCheck) -> EpisodeCheck:
         if code in EPISODE_RULES:
             raise ValueError(f"episode rule {code} registered twice")
@@ -175,9 +177,15 @@ def progress_report_due(ctx: EpisodeContext) -> Iterator[EpisodeViolation]:
         if new_day or policy.count == "visits":
             days += 1
         late_by_days = policy.calendar_days is not None and (visit.date_of_service - start).days >= policy.calendar_days
-        if (days > policy.every or late_by_days) and not flagged and visit.kind not in ("progress_report", "reevaluation"):
+        if (
+            (days > policy.every or late_by_days)
+            and not flagged
+            and visit.kind not in ("progress_report", "reevaluation")
+        ):
             unit = "treatment days" if policy.count == "treatment_days" else "visits"
-            when = f"{days} {unit}" + (f", {(visit.date_of_service - start).days} calendar days" if late_by_days else "")
+            when = f"{days} {unit}" + (
+                f", {(visit.date_of_service - start).days} calendar days" if late_by_days else ""
+            )
             yield EpisodeViolation(
                 f"No progress report in this reporting period, begun {start.isoformat()}: this visit is {when} into it"
                 f" (due every {policy.every} {unit}"

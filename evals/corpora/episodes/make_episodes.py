@@ -49,50 +49,113 @@ class EpisodeSpec:
 
 
 SUBJECTIVE = {
-    "knee": ["R knee is tight in the mornings but loosens after 10 minutes", "walked to the mailbox and back with the cane",
-             "slept through the night for the first time since surgery", "stairs at church were hard on Sunday",
-             "knee felt swollen after gardening yesterday", "managed the grocery store with the cart for support",
-             "getting in and out of the car is easier", "iced twice daily as instructed"],
-    "hip": ["L hip aches after sitting more than an hour", "walked around the block with the walker twice",
-            "putting on socks with the sock aid now", "hip precautions are easier to remember",
-            "felt unsteady on the bathroom tile this morning", "got into the tub with the transfer bench"],
-    "back": ["low back pain worse after driving 40 minutes", "lifted the laundry basket using the hip hinge",
-             "back stiff on waking, eases with walking", "able to sit through a full movie",
-             "pain into the R buttock after vacuuming", "did the home exercises 5 of 7 days"],
-    "shoulder": ["R shoulder aches reaching into the upper cupboard", "dressed without help except the bra clasp",
-                 "washing hair still painful above 90 deg", "carried a gallon of milk in the R hand",
-                 "slept on the R side for an hour", "used the reacher to get a mug down"],
-    "hand": ["R hand stiff in the morning for 20 minutes", "opened a jar with the jar gripper",
-             "buttoned a shirt slowly but fully", "dropped a cup at breakfast", "wrote a grocery list without a rest"],
+    "knee": [
+        "R knee is tight in the mornings but loosens after 10 minutes",
+        "walked to the mailbox and back with the cane",
+        "slept through the night for the first time since surgery",
+        "stairs at church were hard on Sunday",
+        "knee felt swollen after gardening yesterday",
+        "managed the grocery store with the cart for support",
+        "getting in and out of the car is easier",
+        "iced twice daily as instructed",
+    ],
+    "hip": [
+        "L hip aches after sitting more than an hour",
+        "walked around the block with the walker twice",
+        "putting on socks with the sock aid now",
+        "hip precautions are easier to remember",
+        "felt unsteady on the bathroom tile this morning",
+        "got into the tub with the transfer bench",
+    ],
+    "back": [
+        "low back pain worse after driving 40 minutes",
+        "lifted the laundry basket using the hip hinge",
+        "back stiff on waking, eases with walking",
+        "able to sit through a full movie",
+        "pain into the R buttock after vacuuming",
+        "did the home exercises 5 of 7 days",
+    ],
+    "shoulder": [
+        "R shoulder aches reaching into the upper cupboard",
+        "dressed without help except the bra clasp",
+        "washing hair still painful above 90 deg",
+        "carried a gallon of milk in the R hand",
+        "slept on the R side for an hour",
+        "used the reacher to get a mug down",
+    ],
+    "hand": [
+        "R hand stiff in the morning for 20 minutes",
+        "opened a jar with the jar gripper",
+        "buttoned a shirt slowly but fully",
+        "dropped a cup at breakfast",
+        "wrote a grocery list without a rest",
+    ],
 }
 ACTIVITIES = {
-    "knee": ["sit to stand from {h}\" chair w/o UE {s}x{r}, cues for equal weight bearing",
-             "step-ups on {h2}\" step with 1 rail {s}x{r}, tactile cue at R knee to prevent valgus",
-             "reciprocal stair training on 4 steps with {assist}", "car transfer practice in the clinic mock-up x{t}, cued for sequencing",
-             "curb negotiation with SPC x{t} with {assist}"],
-    "hip": ["bed mobility supine to sit x{t} with {assist}, maintaining hip precautions",
-            "toilet transfer from raised seat x{t} with {assist}", "gait with RW {d} ft with {assist}, cues for step length",
-            "tub transfer bench practice x{t}", "sit to stand from {h}\" surface {s}x{r} with cues to avoid hip flexion past 90"],
-    "back": ["hip hinge lifting of {w} lb box from floor to waist {s}x{r}, cues for neutral spine",
-             "carrying {w} lb laundry basket {d} ft", "floor to stand transfer x{t} with half-kneel",
-             "reaching into low cabinet with squat pattern {s}x{r}", "vacuuming simulation {m} min with cues for weight shift"],
-    "shoulder": ["reaching to upper shelf with {w} lb cans {s}x{r}", "upper body dressing with {assist}",
-                 "overhead hair-combing simulation {m} min", "kitchen task: unloading dishwasher to upper cupboard {m} min",
-                 "laundry folding at counter height {m} min"],
-    "hand": ["putty pinch and grip {s}x{r}", "buttoning board {m} min with {assist}", "jar opening with built-up gripper x{t}",
-             "coin manipulation and in-hand translation {m} min", "handwriting practice {m} min with pencil grip"],
+    "knee": [
+        'sit to stand from {h}" chair w/o UE {s}x{r}, cues for equal weight bearing',
+        'step-ups on {h2}" step with 1 rail {s}x{r}, tactile cue at R knee to prevent valgus',
+        "reciprocal stair training on 4 steps with {assist}",
+        "car transfer practice in the clinic mock-up x{t}, cued for sequencing",
+        "curb negotiation with SPC x{t} with {assist}",
+    ],
+    "hip": [
+        "bed mobility supine to sit x{t} with {assist}, maintaining hip precautions",
+        "toilet transfer from raised seat x{t} with {assist}",
+        "gait with RW {d} ft with {assist}, cues for step length",
+        "tub transfer bench practice x{t}",
+        'sit to stand from {h}" surface {s}x{r} with cues to avoid hip flexion past 90',
+    ],
+    "back": [
+        "hip hinge lifting of {w} lb box from floor to waist {s}x{r}, cues for neutral spine",
+        "carrying {w} lb laundry basket {d} ft",
+        "floor to stand transfer x{t} with half-kneel",
+        "reaching into low cabinet with squat pattern {s}x{r}",
+        "vacuuming simulation {m} min with cues for weight shift",
+    ],
+    "shoulder": [
+        "reaching to upper shelf with {w} lb cans {s}x{r}",
+        "upper body dressing with {assist}",
+        "overhead hair-combing simulation {m} min",
+        "kitchen task: unloading dishwasher to upper cupboard {m} min",
+        "laundry folding at counter height {m} min",
+    ],
+    "hand": [
+        "putty pinch and grip {s}x{r}",
+        "buttoning board {m} min with {assist}",
+        "jar opening with built-up gripper x{t}",
+        "coin manipulation and in-hand translation {m} min",
+        "handwriting practice {m} min with pencil grip",
+    ],
 }
-EXERCISES = ["recumbent bike {m} min", "bridges {s}x{r}", "SL hip abduction {s}x{r}", "LAQ {w}# {s}x{r}",
-             "heel slides with strap {s}x{r}", "theraband rows {s}x{r}", "wall slides {s}x{r}", "calf raises {s}x{r}",
-             "pulley flexion {m} min", "isometric grip {s}x{r}"]
-ASSESSMENT = ["Improved eccentric control today; needed {assist} on the first trials, decreasing by the end.",
-              "Fatigued after the second set; rest breaks and cues kept form safe.",
-              "Needed cues to avoid compensatory trunk lean; corrected with a mirror.",
-              "Tolerated the progression without a rise in pain.", "Less guarding than last visit; moving with more confidence.",
-              "Balance reactions slower when distracted; kept close guard.", "Carry-over of the home program is good."]
-PLAN = ["Continue POC; progress step height next visit.", "Continue POC; add a dual-task component.",
-        "Continue POC; update the home program with {ex}.", "Continue POC; trial of less assistance next visit.",
-        "Continue POC; recheck the outcome measure at the progress report."]
+EXERCISES = [
+    "recumbent bike {m} min",
+    "bridges {s}x{r}",
+    "SL hip abduction {s}x{r}",
+    "LAQ {w}# {s}x{r}",
+    "heel slides with strap {s}x{r}",
+    "theraband rows {s}x{r}",
+    "wall slides {s}x{r}",
+    "calf raises {s}x{r}",
+    "pulley flexion {m} min",
+    "isometric grip {s}x{r}",
+]
+ASSESSMENT = [
+    "Improved eccentric control today; needed {assist} on the first trials, decreasing by the end.",
+    "Fatigued after the second set; rest breaks and cues kept form safe.",
+    "Needed cues to avoid compensatory trunk lean; corrected with a mirror.",
+    "Tolerated the progression without a rise in pain.",
+    "Less guarding than last visit; moving with more confidence.",
+    "Balance reactions slower when distracted; kept close guard.",
+    "Carry-over of the home program is good.",
+]
+PLAN = [
+    "Continue POC; progress step height next visit.",
+    "Continue POC; add a dual-task component.",
+    "Continue POC; update the home program with {ex}.",
+    "Continue POC; trial of less assistance next visit.",
+    "Continue POC; recheck the outcome measure at the progress report.",
+]
 ASSISTS = ["CGA", "SBA", "min A", "min verbal cues", "mod verbal cues", "close supervision"]
 MEASURE = {"PT": ("TUG", "sec"), "OT": ("QuickDASH", "")}
 CLINIC = {"PT": "Riverside Physical Therapy - Austin, TX", "OT": "Riverside Hand & Occupational Therapy - Austin, TX"}
@@ -107,7 +170,8 @@ def fill(template: str, rng: random.Random) -> str:
 
 
 def visit_dates(spec: EpisodeSpec) -> list[date]:
-    dates, day = [], spec.start
+    dates: list[date] = []
+    day = spec.start
     while len(dates) < spec.visits:
         if day.weekday() in spec.weekdays:
             dates.append(day)
@@ -137,7 +201,9 @@ def narrative(spec: EpisodeSpec, number: int, rng: random.Random) -> list[str]:
         f"Therapeutic exercise (97110) x {ex_min} min: " + "; ".join(fill(e, rng) for e in exercises) + ".",
     ]
     if spec.heavy:
-        lines.append(f"Neuromuscular re-education (97112) x 15 min: tandem stance and single-leg balance, {rng.choice(ASSISTS)}.")
+        lines.append(
+            f"Neuromuscular re-education (97112) x 15 min: tandem stance and single-leg balance, {rng.choice(ASSISTS)}."
+        )
     lines += [
         f"{name} {value}{(' ' + unit) if unit else ''}.",
         "",
@@ -171,7 +237,9 @@ def carried_forward(lines: list[str], number: int) -> list[str]:
     if number % 2:
         index = next((i for i, line in enumerate(edited) if re.search(r"\b\dx\d+", line)), None)
         if index is not None:
-            edited[index] = re.sub(r"\b(\d)x(\d+)", lambda m: f"{int(m.group(1)) + 1}x{m.group(2)}", edited[index], count=1)
+            edited[index] = re.sub(
+                r"\b(\d)x(\d+)", lambda m: f"{int(m.group(1)) + 1}x{m.group(2)}", edited[index], count=1
+            )
     return edited
 
 
@@ -203,7 +271,9 @@ def write_episode(spec: EpisodeSpec) -> None:
             cert += f"   Recertified; certified through {us(poc_end + timedelta(days=60))}"
         insurance = "Insurance: Medicare Part B"
         if spec.auth:
-            insurance = f"Insurance: Medicare Advantage (Humana)   Auth # {spec.auth[0]}, {spec.auth[1]} visits authorized"
+            insurance = (
+                f"Insurance: Medicare Advantage (Humana)   Auth # {spec.auth[0]}, {spec.auth[1]} visits authorized"
+            )
         minutes, bill = billing(spec, number, own)
         credential = "PT, DPT" if spec.discipline == "PT" else "OTR/L"
         text = "\n".join(
