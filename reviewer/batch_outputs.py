@@ -13,6 +13,8 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
+from reviewer.episode_outputs import cloned_note_rates, episodes_html
+from reviewer.episodes import EpisodeSet
 from reviewer.findings import FLAGS
 from reviewer.providers import BatchPatterns, ProviderPattern, provider_patterns
 from reviewer.report import NoteReport
@@ -25,14 +27,17 @@ CSV_COLUMNS = (
 SCORE_BIN_WIDTH = 10
 
 
-def write_batch_outputs(reports: list[NoteReport], out_dir: Path) -> dict[str, Path]:
-    """Write results.jsonl, results.csv and summary.html into `out_dir`; their paths by kind."""
+def write_batch_outputs(
+    reports: list[NoteReport], out_dir: Path, episodes: EpisodeSet | None = None
+) -> dict[str, Path]:
+    """Write results.jsonl, results.csv and summary.html into `out_dir`; their paths by kind.
+    With `episodes`, the summary gains the episode view and the providers' cloned-note rate."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"jsonl": out_dir / "results.jsonl", "csv": out_dir / "results.csv", "html": out_dir / "summary.html"}
     _write_atomically(paths["jsonl"], to_jsonl(reports))
     _write_atomically(paths["csv"], to_csv(reports))
-    _write_atomically(paths["html"], to_html_summary(reports))
+    _write_atomically(paths["html"], to_html_summary(reports, episodes=episodes))
     return paths
 
 
@@ -83,7 +88,9 @@ def units_supported(report: NoteReport) -> int | None:
     return sum(row.supported or 0 for row in report.units)
 
 
-def to_html_summary(reports: list[NoteReport], title: str = "Batch review summary") -> str:
+def to_html_summary(
+    reports: list[NoteReport], title: str = "Batch review summary", episodes: EpisodeSet | None = None
+) -> str:
     ok = [r for r in reports if r.status == "ok"]
     failed = [r for r in reports if r.status != "ok"]
     flag_counts = Counter(flag for r in ok for flag in r.flags)
@@ -100,10 +107,12 @@ def to_html_summary(reports: list[NoteReport], title: str = "Batch review summar
         "<h2>Score distribution</h2>",
         _score_histogram([r.score for r in ok if r.score is not None]),
         "<h2>Providers</h2>",
-        _provider_table(provider_patterns(reports)),
+        _provider_table(provider_patterns(reports), cloned_note_rates(episodes) if episodes else None),
         "<h2>Notes</h2>",
         _notes_table(reports),
     ]
+    if episodes is not None:
+        sections[-2:-2] = ["<h2>Episodes</h2>", episodes_html(episodes)]
     if failed:
         rows = "".join(f"<tr><td>{escape(r.note_id)}</td><td>{escape(r.error or '')}</td></tr>" for r in failed)
         sections += ["<h2>Failed notes</h2>", f"<table><tr><th>note</th><th>reason</th></tr>{rows}</table>"]
@@ -175,18 +184,27 @@ def _score_histogram(scores: list[int], width: int = 560, height: int = 180) -> 
     return "".join(parts) + "</svg>"
 
 
-def _provider_table(patterns: BatchPatterns) -> str:
+def _provider_table(patterns: BatchPatterns, cloned: dict[str, tuple[int, int]] | None = None) -> str:
     if not patterns.providers:
         return "<p>No reviewed notes.</p>"
     header = (
         "<tr><th>provider</th><th>notes</th><th>59/X share</th><th>min per timed unit</th>"
-        "<th>97530 share of 97530+97110</th><th>mean score</th><th>units at risk</th><th>audit triggers</th></tr>"
+        "<th>97530 share of 97530+97110</th><th>mean score</th><th>units at risk</th>"
+        + ("<th>cloned notes</th>" if cloned is not None else "")
+        + "<th>audit triggers</th></tr>"
     )
-    rows = [_provider_row(patterns.overall, "batch")] + [_provider_row(p) for p in patterns.providers]
+    if cloned is not None:
+        flagged, total = sum(f for f, _ in cloned.values()), sum(t for _, t in cloned.values())
+        cloned = {**cloned, patterns.overall.provider: (flagged, total)}
+    rows = [_provider_row(patterns.overall, "batch", cloned)] + [
+        _provider_row(p, cloned=cloned) for p in patterns.providers
+    ]
     return f"<table>{header}{''.join(rows)}</table>"
 
 
-def _provider_row(pattern: ProviderPattern, css_class: str = "") -> str:
+def _provider_row(
+    pattern: ProviderPattern, css_class: str = "", cloned: dict[str, tuple[int, int]] | None = None
+) -> str:
     triggers = "; ".join(pattern.triggers)
     cells = [
         escape(pattern.provider),
@@ -196,10 +214,18 @@ def _provider_row(pattern: ProviderPattern, css_class: str = "") -> str:
         _percent(pattern.share_97530),
         "–" if pattern.mean_score is None else f"{pattern.mean_score:.0f}",
         str(pattern.units_at_risk),
+        *([_cloned_cell(cloned.get(pattern.provider))] if cloned is not None else []),
         f"<span class='trigger'>{escape(triggers)}</span>" if triggers else "",
     ]
     row_open = f"<tr class='{css_class}'>" if css_class else "<tr>"
     return row_open + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def _cloned_cell(rate: tuple[int, int] | None) -> str:
+    """A clinician's cloned-note rate: notes flagged EPI007 of the notes placed in episodes."""
+    if not rate or not rate[1]:
+        return "–"
+    return f"{rate[0]}/{rate[1]} ({rate[0] / rate[1]:.0%})"
 
 
 def _notes_table(reports: list[NoteReport]) -> str:

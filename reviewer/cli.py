@@ -6,7 +6,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from reviewer.commands import batch, bench, data, mac, review, ui, units
+from reviewer.commands import batch, bench, data, episodes, mac, review, ui, units
 
 app = typer.Typer(
     name="reviewer",
@@ -16,7 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _command in (review, units, mac, batch, bench, ui, data):
+for _command in (review, units, mac, batch, episodes, bench, ui, data):
     _command.register(app)
 
 # Commands that live outside the core library (the eval harness) are mounted through entry points,

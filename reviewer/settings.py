@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Storage
     database_url: str = f"sqlite:///{Path(user_data_dir('reviewer')) / 'reviewer.db'}"
 
+    # The per-install secret of the keyed hashes that group a patient's notes (created on first use)
+    identity_secret_file: Path = Path(user_data_dir("reviewer")) / "identity.key"
+
     # UI sign-in: "user:bcrypt-hash,user2:hash"; empty means the users file / none configured.
     users: str = ""
 

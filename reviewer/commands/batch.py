@@ -16,6 +16,8 @@ from reviewer.backends import ModelError, get_backend
 from reviewer.batch import REMOTE_BACKENDS, batch_reports, discover_notes, run_batch
 from reviewer.batch_outputs import write_batch_outputs
 from reviewer.edit_table_store import EditTableStore
+from reviewer.episode_outputs import review_episodes, write_episodes
+from reviewer.fee_schedule import FeeScheduleError, load_fee_schedule
 from reviewer.inputs import InputError
 from reviewer.payers import payer_choice_error
 from reviewer.settings import get_settings
@@ -36,6 +38,9 @@ def batch(
     backend: Optional[str] = typer.Option(None, help="embedded (default), openai or replay"),
     workers: int = typer.Option(1, min=1, max=64, help="concurrent requests (remote openai backend only)"),
     db: Optional[str] = typer.Option(None, help="SQLAlchemy URL of the result store [default: REVIEWER_DATABASE_URL]"),
+    fee_schedule: Optional[Path] = typer.Option(
+        None, "--fee-schedule", help="CSV of allowed amounts (code, amount, year) for the KX threshold check"
+    ),
 ) -> None:
     """Review every note in a folder. Rerun the same command after an interruption to continue.
 
@@ -46,6 +51,10 @@ def batch(
     settings = get_settings()
     if backend:
         settings = settings.model_copy(update={"backend": backend})
+    try:
+        fees = load_fee_schedule(fee_schedule) if fee_schedule else None
+    except FeeScheduleError as exc:
+        _fail(str(exc))
     try:
         notes = discover_notes(folder)
         if not notes:
@@ -71,7 +80,10 @@ def batch(
                 edit_tables=tables,
             )
         reports = batch_reports(store, result.planned)
-        paths = write_batch_outputs(reports, out)
+        keys = {p.note.note_id: p.key for p in result.planned}
+        episodes = review_episodes(reports, settings, fee_schedule=fees, keys=keys)
+        paths = write_batch_outputs(reports, out, episodes=episodes)
+        paths["episodes"] = write_episodes(episodes, out)
     except KeyboardInterrupt:
         _fail("interrupted: finished notes are stored; run the same command again to continue", code=130)
     except (InputError, ModelError, SQLAlchemyError, OSError) as exc:
@@ -80,7 +92,8 @@ def batch(
     typer.echo(
         f"{len(reports)} notes: {len(reports) - failed} ok, {failed} failed"
         f" ({result.already_done} already stored by an earlier run)."
-        f" Wrote {paths['jsonl']}, {paths['csv']} and {paths['html']}",
+        f" {len(episodes.episodes)} episodes, {sum(len(e.findings) for e in episodes.episodes)} episode findings."
+        f" Wrote {paths['jsonl']}, {paths['csv']}, {paths['html']} and {paths['episodes']}",
         err=True,
     )
     raise typer.Exit(1 if failed else 0)

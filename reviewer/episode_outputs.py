@@ -1,0 +1,128 @@
+"""A batch's episodes: built and reviewed after the notes, written to OUT/episodes.json, listed,
+and drawn in summary.html (a timeline per episode: visits, units, progress reports, findings).
+
+episodes.json holds no note text and no identifier: patients and episodes appear as truncated
+keyed hashes, authorization numbers as keyed hashes, identifiers as offsets only.
+"""
+
+from __future__ import annotations
+
+import os
+from html import escape
+from pathlib import Path
+
+from reviewer.episodes import Episode, EpisodeSet, build_episodes
+from reviewer.fee_schedule import FeeSchedule
+from reviewer.identity import install_secret
+from reviewer.report import NoteReport
+from reviewer.rules.episode import evaluate_episodes
+from reviewer.settings import Settings
+
+EPISODES_FILE = "episodes.json"
+
+
+def review_episodes(
+    reports: list[NoteReport],
+    settings: Settings,
+    *,
+    fee_schedule: FeeSchedule | None = None,
+    keys: dict[str, str] | None = None,
+) -> EpisodeSet:
+    """Group a batch's reports into episodes and run the episode rules on them."""
+    episodes = build_episodes(reports, secret=install_secret(settings.identity_secret_file), keys=keys)
+    evaluate_episodes(episodes.episodes, fee_schedule=fee_schedule)
+    return episodes
+
+
+def write_episodes(episodes: EpisodeSet, out_dir: Path) -> Path:
+    path = Path(out_dir) / EPISODES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(episodes.model_dump_json(indent=1) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def read_episodes(out_dir: Path) -> EpisodeSet:
+    """The episodes a batch wrote into `out_dir`. Raises FileNotFoundError when it wrote none."""
+    path = Path(out_dir) / EPISODES_FILE
+    return EpisodeSet.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def episode_lines(episodes: EpisodeSet) -> list[str]:
+    """The listing `reviewer episodes OUT` prints: one line per episode, then its findings."""
+    lines = []
+    for episode in episodes.episodes:
+        lines.append(
+            f"{episode.patient}  {episode.episode_id}  {episode.discipline or '?':3}  {episode.first_date} to"
+            f" {episode.last_date}  {len(episode.visits)} visits, {episode.treatment_days} treatment days,"
+            f" {sum(v.units for v in episode.visits)} units, {len(episode.findings)} findings"
+        )
+        for finding in episode.findings:
+            lines.append(f"    {finding.rule} {finding.severity:7} {finding.note_id or '(episode)'}: {finding.message}")
+    if episodes.unidentified or episodes.undated:
+        lines.append(
+            f"Not placed in an episode: {episodes.unidentified} notes without MRN or name + date of birth,"
+            f" {episodes.undated} without a date of service."
+        )
+    return lines
+
+
+def episodes_html(episodes: EpisodeSet) -> str:
+    """The summary's episode view: per episode, a timeline and its findings."""
+    if not episodes.episodes:
+        return "<p>No episodes: no reviewed note names its patient (MRN, or name and date of birth).</p>"
+    parts = []
+    for episode in episodes.episodes:
+        parts.append(
+            f"<h3>{escape(episode.patient)} · {escape(episode.discipline or '?')} · {episode.first_date} to"
+            f" {episode.last_date} · {len(episode.visits)} visits</h3>"
+        )
+        parts.append(timeline_svg(episode))
+        if episode.findings:
+            rows = "".join(
+                f"<tr><td>{escape(f.rule)}</td><td>{escape(f.severity)}</td><td>{escape(f.note_id or 'episode')}</td>"
+                f"<td>{escape(f.message)}</td></tr>"
+                for f in episode.findings
+            )
+            parts.append(f"<table><tr><th>rule</th><th>severity</th><th>note</th><th>finding</th></tr>{rows}</table>")
+        else:
+            parts.append("<p>No episode findings.</p>")
+    return "\n".join(parts)
+
+
+def timeline_svg(episode: Episode, width: int = 900) -> str:
+    """Visits on a date axis: bar height is units billed, P marks a progress report, red a visit with a finding."""
+    span = max(1, (episode.last_date - episode.first_date).days)
+    flagged = {f.note_id for f in episode.findings if f.note_id}
+    left, right, base, scale = 30, 20, 70, 8
+    marks = []
+    for visit in episode.visits:
+        x = left + (width - left - right) * (visit.date_of_service - episode.first_date).days / span
+        height = min(60, max(2, visit.units * scale))
+        colour = "#b00020" if visit.note_id in flagged else "#3b6ea5"
+        marks.append(
+            f"<rect x='{x - 4:.1f}' y='{base - height}' width='8' height='{height}' style='fill:{colour}'>"
+            f"<title>{escape(visit.note_id)} {visit.date_of_service} {visit.units} units {escape(visit.kind)}</title></rect>"
+        )
+        if visit.kind != "daily_note":
+            label = {"progress_report": "P", "evaluation": "E", "reevaluation": "R"}.get(visit.kind, "?")
+            marks.append(f"<text x='{x - 4:.1f}' y='{base + 14}'>{label}</text>")
+    axis = (
+        f"<line x1='{left}' y1='{base}' x2='{width - right}' y2='{base}' stroke='#999'/>"
+        f"<text x='{left}' y='{base + 28}'>{episode.first_date}</text>"
+        f"<text x='{width - right - 70}' y='{base + 28}'>{episode.last_date}</text>"
+    )
+    return f"<svg class='chart timeline' width='{width}' height='{base + 34}' role='img'>{axis}{''.join(marks)}</svg>"
+
+
+def cloned_note_rates(episodes: EpisodeSet) -> dict[str, tuple[int, int]]:
+    """Per clinician: (notes flagged as cloned, notes in episodes)."""
+    rates: dict[str, tuple[int, int]] = {}
+    for episode in episodes.episodes:
+        cloned = {f.note_id for f in episode.findings if f.rule == "EPI007"}
+        for visit in episode.visits:
+            name = visit.clinician or "(no signature)"
+            flagged, total = rates.get(name, (0, 0))
+            rates[name] = (flagged + (visit.note_id in cloned), total + 1)
+    return rates

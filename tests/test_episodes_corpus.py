@@ -1,0 +1,143 @@
+"""`reviewer batch` on the test episodes (evals/corpora/episodes) with a fake model: exactly the
+expected episode findings, none on the clean episodes, nothing added by a rerun, no identifier written."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from fakes import DEV_0001_ANSWERS, AnsweringBackend
+from typer.testing import CliRunner
+
+import reviewer.commands.batch as batch_command
+from reviewer.cli import app
+from reviewer.episode_outputs import read_episodes
+from reviewer.store import ResultStore
+
+EPISODES = Path(__file__).resolve().parents[1] / "evals" / "corpora" / "episodes"
+EXPECTED = yaml.safe_load((EPISODES / "expected.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def batch_run(tmp_path_factory):
+    """One batch over every episode, then the same command again; the outputs of both."""
+    tmp = tmp_path_factory.mktemp("episodes")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("REVIEWER_IDENTITY_SECRET_FILE", str(tmp / "identity.key"))
+    patch.setenv("REVIEWER_DATABASE_URL", f"sqlite:///{tmp / 'results.db'}")
+    patch.delenv("REVIEWER_BACKEND", raising=False)
+    patch.setattr(batch_command, "get_backend", lambda settings: AnsweringBackend(DEV_0001_ANSWERS))
+    from reviewer.settings import get_settings
+
+    get_settings.cache_clear()
+    args = [
+        "batch",
+        str(EPISODES / "notes"),
+        "--payer",
+        "medicare",
+        "--fee-schedule",
+        str(EPISODES / "fee_schedule.csv"),
+    ]
+    try:
+        first = CliRunner().invoke(app, [*args, "--out", str(tmp / "out1")])
+        second = CliRunner().invoke(app, [*args, "--out", str(tmp / "out2")])
+        listing = CliRunner().invoke(app, ["episodes", str(tmp / "out2")])
+    finally:
+        get_settings.cache_clear()
+        patch.undo()
+    store = ResultStore(f"sqlite:///{tmp / 'results.db'}")
+    count = store.count()
+    store.close()
+    return {"tmp": tmp, "first": first, "second": second, "listing": listing, "stored": count}
+
+
+def _found(out: Path) -> dict[str, list[dict[str, str]]]:
+    found: dict[str, list[dict[str, str]]] = {}
+    for episode in read_episodes(out).episodes:
+        folder = {v.note_id.split("/")[0] for v in episode.visits}
+        assert len(folder) == 1, f"an episode mixes notes of {sorted(folder)}"
+        found[folder.pop()] = [
+            {"rule": f.rule, "note": (f.note_id or "").split("/")[-1] or "(episode)"} for f in episode.findings
+        ]
+    return found
+
+
+def test_batch_finds_exactly_the_expected_episode_findings(batch_run):
+    assert batch_run["first"].exit_code == 0, batch_run["first"].output
+    found = _found(batch_run["tmp"] / "out1")
+    assert set(found) == set(EXPECTED), "each test episode is one episode"
+    for episode, expected in EXPECTED.items():
+        assert sorted(found[episode], key=str) == sorted(expected, key=str), episode
+
+
+def test_rerun_adds_nothing(batch_run):
+    assert batch_run["second"].exit_code == 0, batch_run["second"].output
+    notes = sum(1 for _ in (EPISODES / "notes").rglob("*.txt"))
+    assert batch_run["stored"] == notes
+    assert f"({notes} already stored" in batch_run["second"].output
+    first = (batch_run["tmp"] / "out1" / "episodes.json").read_text(encoding="utf-8")
+    second = (batch_run["tmp"] / "out2" / "episodes.json").read_text(encoding="utf-8")
+    assert first == second
+
+
+def test_episodes_command_lists_every_episode_and_finding(batch_run):
+    listing = batch_run["listing"]
+    assert listing.exit_code == 0, listing.output
+    lines = listing.stdout.splitlines()
+    assert sum(1 for line in lines if line.startswith("P-")) == len(EXPECTED)
+    assert sum(1 for line in lines if re.match(r"\s+EPI\d{3} ", line)) == sum(len(v) for v in EXPECTED.values())
+
+
+def test_no_patient_identifier_is_written(batch_run):
+    names, mrns = set(), set()
+    for path in (EPISODES / "notes").rglob("*.txt"):
+        text = path.read_text(encoding="utf-8")
+        names.update(re.findall(r"Patient: ([A-Z][a-z]+ [A-Z][a-z]+)", text))
+        mrns.update(re.findall(r"MRN: (\S+)", text))
+    assert names and mrns
+    out = batch_run["tmp"] / "out1"
+    written = {
+        name: (out / name).read_text(encoding="utf-8") for name in ("episodes.json", "results.csv", "summary.html")
+    }
+    written["listing"] = batch_run["listing"].stdout
+    written["batch output"] = batch_run["first"].output
+    for where, text in written.items():
+        for identifier in names | mrns:
+            assert identifier not in text, f"{where} names a patient"
+        assert "06/02/1949" not in text, f"{where} holds a date of birth"
+
+
+def test_summary_has_the_episode_view_and_the_cloned_note_rate(batch_run):
+    html = (batch_run["tmp"] / "out1" / "summary.html").read_text(encoding="utf-8")
+    assert "<h2>Episodes</h2>" in html and html.count("class='chart timeline'") == len(EXPECTED)
+    assert "<th>cloned notes</th>" in html
+    assert "<td>Priya Natarajan</td>" in html and "3/20 (15%)" in html  # ep05's 3 copied notes of her 11 + 9
+    episodes = json.loads((batch_run["tmp"] / "out1" / "episodes.json").read_text(encoding="utf-8"))
+    assert episodes["unidentified"] == 0 and episodes["undated"] == 0
+
+
+def test_authorization_draft_rests_on_verified_spans_with_placeholders(batch_run):
+    out = batch_run["tmp"] / "out1"
+    episode = next(e for e in read_episodes(out).episodes if e.visits[0].note_id.startswith("ep06-"))
+    result = CliRunner().invoke(app, ["episodes", str(out), "--authorization", episode.patient])
+    assert result.exit_code == 0, result.output
+    assert "[patient name]" in result.stdout and "[authorization number]" in result.stdout
+    assert "Outcome measures: TUG" in result.stdout and "Bernice" not in result.stdout
+    from reviewer.authorization import draft_request, load_reports
+
+    draft = draft_request(episode, load_reports(out))
+    assert len(draft.sentences) == 5
+    assert "grip" not in result.stdout  # "isometric grip 3x10" is an exercise, not a measure's value
+    for sentence in draft.sentences:
+        assert sentence.evidence, sentence.text  # ep06 documents every part the template asks for
+        for cited in sentence.evidence:
+            note = (EPISODES / "notes" / f"{cited.note_id}.txt").read_text(encoding="utf-8")
+            assert note[cited.evidence.start : cited.evidence.end] == cited.evidence.text
+
+
+def test_authorization_for_an_unknown_patient_is_a_usage_error(batch_run):
+    result = CliRunner().invoke(app, ["episodes", str(batch_run["tmp"] / "out1"), "--authorization", "P-nobody"])
+    assert result.exit_code == 2 and "no episode of patient" in result.output
