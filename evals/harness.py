@@ -309,14 +309,16 @@ def score_run(
     )
 
 
+def _document_type(report: NoteReport | None) -> str:
+    extraction = report.extraction if report is not None else None
+    return extraction.document_type if extraction is not None else "failed"
+
+
 def _document_scores(corpus: list[LabelledNote], ok: dict[str, NoteReport]) -> DocumentScores | None:
     gold = {n.note.note_id: n.gold["document"] for n in corpus if "document" in n.gold}
     if not gold:
         return None
-    read = {
-        note_id: ok[note_id].extraction.document_type if note_id in ok and ok[note_id].extraction else "failed"
-        for note_id in gold
-    }
+    read = {note_id: _document_type(ok.get(note_id)) for note_id in gold}
     wrong = [f"{note_id}: {kind} read as {read[note_id]}" for note_id, kind in gold.items() if read[note_id] != kind]
     return DocumentScores(labelled=len(gold), correct=len(gold) - len(wrong), wrong=wrong)
 

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel
 
 from reviewer.backends.base import ModelBackend
-from reviewer.evals.harness import CORPORA_DIR, EvalError, RESULTS_DIR, load_corpus
+from reviewer.evals.harness import CORPORA_DIR, RESULTS_DIR, EvalError, load_corpus
 from reviewer.report import ModelInfo, NoteReport
 from reviewer.review import review_text
 from reviewer.settings import Settings
@@ -69,7 +69,12 @@ def inject(text: str, case: InjectionCase) -> str:
 
 
 def run_injection(
-    cases: list[InjectionCase], *, backend: ModelBackend, settings: Settings, model: ModelInfo, corpora: Path = CORPORA_DIR
+    cases: list[InjectionCase],
+    *,
+    backend: ModelBackend,
+    settings: Settings,
+    model: ModelInfo,
+    corpora: Path = CORPORA_DIR,
 ) -> InjectionResult:
     """Review each case's note without and with its instruction, and compare."""
     gold = {}
@@ -135,4 +140,3 @@ def write_result(result: InjectionResult, out: Path | None = None) -> tuple[Path
     markdown_path = json_path.with_suffix(".md")
     markdown_path.write_text(to_markdown(result), encoding="utf-8")
     return json_path, markdown_path
-

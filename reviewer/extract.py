@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, partial
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from reviewer import blocks as segmentation
 from reviewer import clock, parsing, reconcile
@@ -29,15 +29,16 @@ from reviewer.prompts import PromptTemplate
 from reviewer.schema import (
     ActivityKind,
     BillingLine,
-    DocumentType,
     Clinician,
     Discrepancy,
+    DocumentType,
     Evidence,
     Extraction,
     Goal,
     Grounded,
     Judgement,
     RecordElement,
+    RecordPart,
     TreatmentBlock,
     Uncertain,
 )
@@ -60,7 +61,7 @@ PICK_AFTER_SUGGESTIONS = ("goal",)
 CHECKS_PER_ELEMENT = 2
 QUOTE_CHARS = 160
 
-RECORD_PARTS = ("subjective", "objective", "assessment", "plan")
+RECORD_PARTS: tuple[RecordPart, ...] = ("subjective", "objective", "assessment", "plan")
 KINDS = ["functional", "exercise", "balance", "gait", "selfcare", "manual", "passive", "cognitive", "other"]
 NONE = "none"
 _GOAL_PREFIX_RE = re.compile(
@@ -365,9 +366,9 @@ def _check_element(reader: _Reader, note: NumberedNote, key: str, suggested: lis
     if confirmed or (candidates and key not in PICK_AFTER_SUGGESTIONS):
         return
     pick = reader.ask(key, key, lines, presence=True)
-    number = content_line(note, int(pick.answer)) if pick.answer != NONE else None
-    if number is not None and number not in candidates:
-        _check_line(reader, note, key, number)
+    picked = content_line(note, int(pick.answer)) if pick.answer != NONE else None
+    if picked is not None and picked not in candidates:
+        _check_line(reader, note, key, picked)
 
 
 def record_line(note: NumberedNote, part: str) -> int | None:
@@ -386,12 +387,15 @@ def _record(note: NumberedNote, answers: dict[str, Judgement]) -> list[RecordEle
     content; absent only when no line names it and the model is sure there is none."""
     out: list[RecordElement] = []
     for part in RECORD_PARTS:
-        number, source = record_line(note, part), "parser"
+        number = record_line(note, part)
+        source: Literal["parser", "model"] = "parser"
         pick = answers.get(f"record_{part}")
         if number is None and pick is not None and pick.answer != NONE:
             number, source = content_line(note, int(pick.answer)), "model"
         if number is not None:
-            out.append(RecordElement(part=part, present=True, evidence=_line_evidence(note, number, part), source=source))
+            out.append(
+                RecordElement(part=part, present=True, evidence=_line_evidence(note, number, part), source=source)
+            )
         elif pick is not None:  # "none", sure or not, or a pointer to an empty heading
             sure = pick.answer == NONE and (pick.confidence if pick.confidence is not None else 1.0) >= ABSENT_MIN
             out.append(RecordElement(part=part, present=False if sure else None))
@@ -669,7 +673,9 @@ def _absence_witness(
     if named:
         doubtful.append(key)
         discrepancies.append(
-            Discrepancy(field=key, parser=f"line {named[0]} names it", model="no line confirmed", chosen=None, line=named[0])
+            Discrepancy(
+                field=key, parser=f"line {named[0]} names it", model="no line confirmed", chosen=None, line=named[0]
+            )
         )
 
 
@@ -677,8 +683,9 @@ def _goal_line_numbers(note: NumberedNote, goals: list[Goal]) -> set[int]:
     """The lines the goals are read from, and any line that calls itself a goal."""
     lines = {n for n, line in enumerate(note.lines, 1) if _GOAL_WORD_RE.search(line)}
     for goal in goals:
-        if goal.evidence is not None:
-            first, last = note.line_at(goal.evidence.start), note.line_at(max(goal.evidence.start, goal.evidence.end - 1))
+        span = goal.evidence
+        if span is not None and span.start is not None and span.end is not None:
+            first, last = note.line_at(span.start), note.line_at(max(span.start, span.end - 1))
             if first is not None and last is not None:
                 lines.update(range(first, last + 1))
     return lines
@@ -948,7 +955,9 @@ def _goals(note: NumberedNote, lines: list[int], answers: dict[str, Judgement]) 
     function = answers.get(f"goal_function:{lines[0]}")
     functional = None
     if function is not None and not names_activity(note, lines[0]):
-        functional = (function.confidence if function.confidence is not None else float(function.answer == "yes")) >= 0.5
+        functional = (
+            function.confidence if function.confidence is not None else float(function.answer == "yes")
+        ) >= 0.5
     for number in _goal_list(note, lines[0]):
         evidence = _line_evidence(note, number, "goal")
         text = _GOAL_PREFIX_RE.sub("", evidence.text).strip()

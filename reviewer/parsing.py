@@ -157,7 +157,8 @@ _TIME_IN_RE = re.compile(
     r"(?:time[\s_]*in|\bin|\barrived|\barrival|\bstart(?:ed)?|(?-i:\bTI))\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE
 )
 _TIME_OUT_RE = re.compile(
-    r"(?:time[\s_]*out|\bout|\bdeparted|\bdeparture|\bend(?:ed)?|(?-i:\bTO))\b[\s\"':=.,]*" + _CLOCK_VALUE, re.IGNORECASE
+    r"(?:time[\s_]*out|\bout|\bdeparted|\bdeparture|\bend(?:ed)?|(?-i:\bTO))\b[\s\"':=.,]*" + _CLOCK_VALUE,
+    re.IGNORECASE,
 )
 _TIME_IN_OUT_RE = re.compile(
     r"time\s*in\s*/\s*out\b\s*[:=.\s]*" + _CLOCK_VALUE + r"\s*/\s*" + _CLOCK_VALUE, re.IGNORECASE

@@ -171,7 +171,9 @@ class Judgement(BaseModel):
 
 class Extraction(BaseModel):
     document_type: DocumentType = "treatment_note"
-    document_evidence: Evidence | None = Field(default=None, description="the line that shows what else the document is")
+    document_evidence: Evidence | None = Field(
+        default=None, description="the line that shows what else the document is"
+    )
     date_of_service: Grounded[str] | None = None
     date_of_service_labelled: bool = Field(default=False, description="the date is labelled as the date of service")
     signature_date: Grounded[str] | None = Field(default=None, description="the latest date on a signature line")

@@ -89,7 +89,9 @@ def test_elements_need_a_line_the_model_confirms(dev_note):
         "Daily note 03/02/2025\nTher act 97530 25 min: sit to stand x10, car transfer x3\n"
         "Goals: pt will transfer car independently in 4 wks\n97530 GP x2\nSigned A. Lee, PT\n"
     )
-    flagged = _review(bare, {"doc": "no", "skill_check": "no", "response_check": "no", "goal_check": "yes"}, confidence=0.9)
+    flagged = _review(
+        bare, {"doc": "no", "skill_check": "no", "response_check": "no", "goal_check": "yes"}, confidence=0.9
+    )
     assert {"no_skilled_justification", "no_patient_response"} <= set(flagged.flags)
     confirmed = _review(dev_note, DEV_0001_ANSWERS)
     assert not {"no_skilled_justification", "no_patient_response", "no_functional_goal"} & set(confirmed.flags)
@@ -434,10 +436,14 @@ def test_a_leaning_yes_on_a_group_line_counts_when_the_line_counts_the_patients(
         "Pt tolerated well, no increase in pain\nGoals: lift 50 lb floor to waist in 8 wks\n97530 GP x2\n"
         "Signed A. Lee, PT\n"
     )
-    leaning = _review(note, {"doc": "no", "group_check": "yes", "goal_check": "yes", "skill_check": "yes"}, confidence=0.55)
+    leaning = _review(
+        note, {"doc": "no", "group_check": "yes", "goal_check": "yes", "skill_check": "yes"}, confidence=0.55
+    )
     assert "group_billed_as_individual" in leaning.flags
     plain = note.replace("3 pts / 1 PT", "circuit")
-    unsure = _review(plain, {"doc": "no", "group_check": "yes", "goal_check": "yes", "skill_check": "yes"}, confidence=0.55)
+    unsure = _review(
+        plain, {"doc": "no", "group_check": "yes", "goal_check": "yes", "skill_check": "yes"}, confidence=0.55
+    )
     assert "group_billed_as_individual" not in unsure.flags
 
 

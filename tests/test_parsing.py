@@ -170,8 +170,14 @@ def test_assistant_minutes_in_a_block(text, expected):
 
 
 def test_the_date_of_service_is_not_a_birth_or_surgery_date():
-    assert parsing.find_date_of_service("Patient ..... A. B.  DOB 06/30/1949\nDOS ......... 07/09/2025\n")[0] == "07/09/2025"
-    assert parsing.find_date_of_service("Pt (DOB 10/02/1953), s/p ORIF 05/06/2025. Visit 8, 07/01/2025.")[0] == "07/01/2025"
+    assert (
+        parsing.find_date_of_service("Patient ..... A. B.  DOB 06/30/1949\nDOS ......... 07/09/2025\n")[0]
+        == "07/09/2025"
+    )
+    assert (
+        parsing.find_date_of_service("Pt (DOB 10/02/1953), s/p ORIF 05/06/2025. Visit 8, 07/01/2025.")[0]
+        == "07/01/2025"
+    )
     assert parsing.find_date_of_service("03.04.25  OT tx #6 — DOB 02/02/1947")[0] == "03.04.25"
     assert parsing.read_date("03.04.25").isoformat() == "2025-03-04"
 

@@ -12,6 +12,7 @@ from reviewer.parsing import named_service_codes
 from reviewer.rules import citations
 from reviewer.rules.base import Violation, rule
 from reviewer.rules.context import ReviewContext, parse_date
+from reviewer.schema import RecordPart
 from reviewer.units import units_for
 
 SIGNATURE_DAYS = 7  # entry within one week of the date of service
@@ -229,7 +230,7 @@ def visits_beyond_plan(ctx: ReviewContext) -> Iterator[Violation]:
         )
 
 
-_PART_NAMES = {
+_PART_NAMES: dict[RecordPart, str] = {
     "subjective": "the patient's report (subjective)",
     "objective": "what was observed or measured (objective)",
     "assessment": "an assessment of progress (assessment)",
@@ -237,7 +238,7 @@ _PART_NAMES = {
 }
 
 
-def _part_missing(ctx: ReviewContext, part: str) -> Iterator[Violation]:
+def _part_missing(ctx: ReviewContext, part: RecordPart) -> Iterator[Violation]:
     """A finding when the note records no line for `part` and the model is sure there is none,
     with the evidence of the parts it does record."""
     elements = {e.part: e for e in ctx.extraction.record}
