@@ -464,11 +464,11 @@ def test_impairment_goals_are_put_to_the_model_and_both_must_agree():
         "Response: sorted 4 trays w/o wrist pain\nGoals: increase R grip to 75 lb; decrease pain to 0-1/10\n"
         "Plan: cont 2x/wk\n97530 GO x2\nSigned A. Lee, OTR/L\n"
     )
-    answers = {"doc": "no", "goal_check": "yes", "skill_check": "yes", "response_check": "yes", "goal_function": "no"}
+    answers = {"doc": "no", "goal_check": "yes", "skill_check": "yes", "response_check": "yes", "goal_function": "yes"}
     agreed = _review(note, answers, confidence=0.9)
     assert "no_functional_goal" in agreed.flags
     assert agreed.extraction.goals and agreed.extraction.goals[0].functional is False
-    told_functional = _review(note, {**answers, "goal_function": "yes"}, confidence=0.9)
+    told_functional = _review(note, {**answers, "goal_function": "no"}, confidence=0.9)
     assert "no_functional_goal" not in told_functional.flags
     worded = note.replace("decrease pain to 0-1/10", "open jars at home w/o pain in 4 wks")
     backend = AnsweringBackend(answers, 0.9)
