@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, create_engine
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -47,10 +47,16 @@ class ReviewResult(Base):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder created and a busy timeout."""
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+    """An engine for `url`; SQLite files get their folder created and a busy timeout (30 s unless the
+    URL names one: `sqlite:///results.db?timeout=5`).
+
+    Statement parameters are never logged, even with SQLAlchemy's logging on: they hold note text.
+    """
+    parsed = make_url(url)
+    if url.startswith("sqlite:///") and parsed.database not in (None, "", ":memory:"):
         from pathlib import Path
 
-        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return create_engine(url, connect_args={"timeout": 30})
-    return create_engine(url, pool_pre_ping=True)
+        Path(str(parsed.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        busy = {} if "timeout" in parsed.query else {"timeout": 30}
+        return create_engine(url, connect_args=busy, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
