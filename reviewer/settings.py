@@ -60,8 +60,9 @@ class Settings(BaseSettings):
     # Storage
     database_url: str = f"sqlite:///{Path(user_data_dir('reviewer')) / 'reviewer.db'}"
 
-    # UI sign-in: "user:bcrypt-hash,user2:hash"; empty means the users file / none configured.
+    # UI sign-in: "user:bcrypt-hash[:admin],user2:hash"; empty means the users table / none configured.
     users: str = ""
+    session_idle_minutes: float = Field(default=30, gt=0, description="a signed-in session idle this long ends")
 
 
 @lru_cache(maxsize=1)
