@@ -81,6 +81,7 @@ def _pdf_text(data: bytes, filename: str) -> str:
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
+    # A damaged PDF makes pypdf raise nearly anything (fuzzing found NotImplementedError, among others).
     except Exception as exc:
         raise InputError(f"{filename}: not a readable PDF ({type(exc).__name__})") from None
     text = "\n".join(pages)
@@ -107,6 +108,7 @@ def _docx_text(data: bytes, filename: str) -> str:
                     lines.append(" | ".join(cell.text.strip() for cell in row.cells))
     except zipfile.BadZipFile:
         raise InputError(f"{filename}: not a readable .docx file (not a zip archive)") from None
+    # Damaged XML inside the zip makes python-docx and lxml raise many kinds (XMLSyntaxError, KeyError, ...).
     except Exception as exc:
         raise InputError(f"{filename}: not a readable .docx file ({type(exc).__name__})") from None
     return "\n".join(lines)
