@@ -6,11 +6,24 @@ Tables are created and upgraded by Alembic migrations (`reviewer/migrations`).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint, create_engine
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class _NoRowDumps(logging.Filter):
+    """SQLAlchemy's debug log writes every row it fetches, and a stored report holds its note: those
+    records are dropped (statements stay; their parameters are hidden by `hide_parameters`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+# The engines log through this logger (no engine has echo= or a logging_name, which would give it its own).
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoRowDumps())
 
 
 def utcnow() -> datetime:
