@@ -117,6 +117,7 @@ def load_corpus(corpus: Path) -> list[LabelledNote]:
             continue
         try:
             label = json.loads(line)
+            _check_label(label)
             note = NoteFile(
                 note_id=label["id"],
                 path=Path(corpus) / "notes" / f"{label['id']}.txt",
@@ -124,11 +125,26 @@ def load_corpus(corpus: Path) -> list[LabelledNote]:
                 state=label.get("state"),
             )
             notes.append(LabelledNote(note=note, gold=label["gold"], blocks=blocks.get(label["id"])))
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise EvalError(f"{labels_path}:{number}: not a valid label line ({type(exc).__name__}: {exc})") from None
     if not notes:
         raise EvalError(f"{labels_path}: no labels")
     return notes
+
+
+def _check_label(label: object) -> None:
+    """A label line is an object whose `id` names a file of notes/ and whose `gold` is an object
+    (FORMAT.md); raises TypeError or ValueError naming what is wrong."""
+    if not isinstance(label, dict):
+        raise TypeError("a label line is a JSON object")
+    note_id = label.get("id")
+    if not isinstance(note_id, str) or not note_id or Path(note_id).name != note_id or note_id in (".", ".."):
+        raise ValueError(f"id {note_id!r} is not a note file name")
+    if not isinstance(label.get("gold"), dict):
+        raise ValueError("gold is not an object")
+    for key in ("payer", "state"):
+        if label.get(key) is not None and not isinstance(label[key], str):
+            raise ValueError(f"{key} is not a string")
 
 
 def load_block_gold(corpus: Path) -> dict[str, list[metrics.SpanBlock]]:

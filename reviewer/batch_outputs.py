@@ -242,10 +242,15 @@ def _percent(share: float | None) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file, so a killed run never leaves half an output behind."""
+    """Write via a temporary file, so a killed run never leaves half an output behind; a failed
+    write (a full disk) removes its partial temporary file and keeps the previous output."""
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 _CSS = """

@@ -6,6 +6,7 @@ Tables are created and upgraded by Alembic migrations (`reviewer/migrations`).
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (
@@ -21,8 +22,20 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class _NoRowDumps(logging.Filter):
+    """SQLAlchemy's debug log writes every row it fetches, and a stored report holds its note: those
+    records are dropped (statements stay; their parameters are hidden by `hide_parameters`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Row "))
+
+
+# The engines log through this logger (no engine has echo= or a logging_name, which would give it its own).
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoRowDumps())
 
 
 def utcnow() -> datetime:
@@ -113,10 +126,16 @@ class MueValueRow(Base):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get their folder created and a busy timeout."""
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+    """An engine for `url`; SQLite files get their folder created and a busy timeout (30 s unless the
+    URL names one: `sqlite:///results.db?timeout=5`).
+
+    Statement parameters are never logged, even with SQLAlchemy's logging on: they hold note text.
+    """
+    parsed = make_url(url)
+    if url.startswith("sqlite:///") and parsed.database not in (None, "", ":memory:"):
         from pathlib import Path
 
-        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return create_engine(url, connect_args={"timeout": 30})
-    return create_engine(url, pool_pre_ping=True)
+        Path(str(parsed.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        busy = {} if "timeout" in parsed.query else {"timeout": 30}
+        return create_engine(url, connect_args=busy, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)

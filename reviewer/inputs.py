@@ -77,12 +77,12 @@ def _control_share(text: str) -> float:
 
 def _pdf_text(data: bytes, filename: str) -> str:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+    # A damaged PDF makes pypdf raise nearly anything (fuzzing found NotImplementedError, among others).
+    except Exception as exc:
         raise InputError(f"{filename}: not a readable PDF ({type(exc).__name__})") from None
     text = "\n".join(pages)
     if not text.strip():
@@ -94,19 +94,21 @@ def _docx_text(data: bytes, filename: str) -> str:
     import zipfile
 
     import docx
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise InputError(f"{filename}: not a readable .docx file ({type(exc).__name__})") from None
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     lines: list[str] = []
-    for child in document.element.body.iterchildren():  # paragraphs and tables in document order
-        if child.tag.endswith("}p"):
-            lines.append(Paragraph(child, document).text)
-        elif child.tag.endswith("}tbl"):
-            for row in Table(child, document).rows:
-                lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+    try:
+        document = docx.Document(io.BytesIO(data))
+        for child in document.element.body.iterchildren():  # paragraphs and tables in document order
+            if child.tag.endswith("}p"):
+                lines.append(Paragraph(child, document).text)
+            elif child.tag.endswith("}tbl"):
+                for row in Table(child, document).rows:
+                    lines.append(" | ".join(cell.text.strip() for cell in row.cells))
+    except zipfile.BadZipFile:
+        raise InputError(f"{filename}: not a readable .docx file (not a zip archive)") from None
+    # Damaged XML inside the zip makes python-docx and lxml raise many kinds (XMLSyntaxError, KeyError, ...).
+    except Exception as exc:
+        raise InputError(f"{filename}: not a readable .docx file ({type(exc).__name__})") from None
     return "\n".join(lines)

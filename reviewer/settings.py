@@ -63,8 +63,9 @@ class Settings(BaseSettings):
     # The per-install secret of the keyed hashes that group a patient's notes (created on first use)
     identity_secret_file: Path = Path(user_data_dir("reviewer")) / "identity.key"
 
-    # UI sign-in: "user:bcrypt-hash,user2:hash"; empty means the users file / none configured.
+    # UI sign-in: "user:bcrypt-hash[:admin],user2:hash"; empty means the users table / none configured.
     users: str = ""
+    session_idle_minutes: float = Field(default=30, gt=0, description="a signed-in session idle this long ends")
 
 
 @lru_cache(maxsize=1)

@@ -223,7 +223,10 @@ def test_dashboard_names_a_missing_store(db_url, tmp_path):
 
 # -- sign-in and the triage queue ------------------------------------------------------------------------
 
-USERS = f"alice:{hash_password('alice-password')},bob:{hash_password('bob-password')}"
+USERS = (
+    f"alice:{hash_password('alice-password')},bob:{hash_password('bob-password')},"
+    f"carol:{hash_password('carol-password')}:admin"
+)
 
 
 def test_with_users_configured_every_page_waits_for_sign_in(db_url):
@@ -299,7 +302,7 @@ def test_overrides_can_be_downloaded_as_a_labelled_corpus(db_url):
     item = queue.decide_finding(item.id, 0, actor="alice", version=item.version, action="override", comment="fine")
     item = queue.decide_finding(item.id, 1, actor="alice", version=item.version, action="accept")
     queue.decide_note(item.id, actor="alice", version=item.version, outcome="cleared")
-    at = _queue_page(db_url, "alice")
+    at = _queue_page(db_url, "carol")  # an admin: a reviewer sees no export (test_app_security.py)
     at = button(at, "Prepare the export").click().run()
     assert [d.label for d in at.download_button] == ["Download overrides corpus (zip)"]
     assert queue.audit_trail()[-1].action == "export_overrides"

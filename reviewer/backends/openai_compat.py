@@ -53,9 +53,13 @@ class OpenAIBackend:
                 last_error = exc
                 continue
             except openai.APITimeoutError:
-                raise ModelError(f"endpoint timed out after {self.settings.model_timeout_s:.0f} s") from None
+                raise ModelError(f"endpoint timed out after {self.settings.model_timeout_s:g} s") from None
             except openai.APIError as exc:
-                raise ModelError(f"endpoint error: {type(exc).__name__}: {str(exc)[:200]}") from None
+                raise ModelError(f"endpoint error: {_describe(exc)}") from None
+            except ValueError as exc:  # a 200 whose body is not a chat completion (undecodable, not JSON)
+                raise ModelError(
+                    f"endpoint answered with something other than a chat completion ({_describe(exc)})"
+                ) from None
             self._mode = mode  # remember what this server accepts
             usage = message.usage_metadata
             return Completion(
@@ -63,7 +67,13 @@ class OpenAIBackend:
                 prompt_tokens=usage.get("input_tokens") if usage else None,
                 completion_tokens=usage.get("output_tokens") if usage else None,
             )
-        raise ModelError(f"endpoint rejected the structured-output request: {str(last_error)[:200]}")
+        raise ModelError(f"endpoint rejected the structured-output request: {_describe(last_error)}")
+
+
+def _describe(exc: Exception | None) -> str:
+    """The kind of error and its HTTP status, never its message: servers may quote the request (the note)."""
+    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
+    return type(exc).__name__ + (f" (HTTP {status})" if status else "")
 
 
 def _response_format(mode: str, schema: dict) -> dict:

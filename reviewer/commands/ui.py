@@ -58,8 +58,12 @@ def _app_path() -> Path:
 def add_user(
     username: str = typer.Argument(..., help="The reviewer's sign-in name."),
     db: str | None = typer.Option(None, help="Database URL (default REVIEWER_DATABASE_URL)."),
+    role: str = typer.Option(
+        "reviewer",
+        help="reviewer (review notes, work the queue) or admin (also the dashboard, audit trail and exports).",
+    ),
 ) -> None:
-    """Create a reviewer (or set a new password) in the database; the password is asked for."""
+    """Create a reviewer (or set a new password and role) in the database; the password is asked for."""
     from reviewer.settings import Settings
     from reviewer.triage import Accounts, TriageQueue, UserError
 
@@ -67,13 +71,13 @@ def add_user(
     settings = Settings(database_url=db) if db else Settings()
     queue = TriageQueue.open(settings.database_url)
     try:
-        Accounts(queue.engine).add(username, password, actor=f"cli:{os.environ.get('USER', 'unknown')}")
+        Accounts(queue.engine).add(username, password, actor=f"cli:{os.environ.get('USER', 'unknown')}", role=role)
     except UserError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     finally:
         queue.close()
-    typer.echo(f"{username} can now sign in.")
+    typer.echo(f"{username} can now sign in ({role}).")
 
 
 @users_app.command("hash")

@@ -11,9 +11,11 @@ from reviewer.triage.service import (
     TriageQueue,
     Verdict,
 )
-from reviewer.triage.users import Accounts, UserError, hash_password
+from reviewer.triage.users import ROLES, Account, Accounts, SignIn, UserError, hash_password
 
 __all__ = [
+    "ROLES",
+    "Account",
     "Accounts",
     "AuditRecord",
     "ConflictError",
@@ -21,6 +23,7 @@ __all__ = [
     "LabelledCase",
     "NotFoundError",
     "QueueEntry",
+    "SignIn",
     "TriageError",
     "TriageQueue",
     "UserError",

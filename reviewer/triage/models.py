@@ -92,11 +92,13 @@ class AuditEvent(Base):
 
 
 class User(Base):
-    """A reviewer who signs in with a password (bcrypt hash), besides those in REVIEWER_USERS."""
+    """A reviewer who signs in with a password (bcrypt hash), besides those in REVIEWER_USERS; `role`
+    is "reviewer" or "admin" (reviewer/triage/users.py says what each may see)."""
 
     __tablename__ = "triage_users"
 
     username: Mapped[str] = mapped_column(String(255), primary_key=True)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="reviewer", server_default="reviewer")
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

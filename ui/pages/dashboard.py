@@ -13,6 +13,7 @@ from reviewer.providers import provider_patterns
 from reviewer.ui import context, signin
 from reviewer.ui.components import show_report
 
+signin.guard_page(admin_only=True)  # opens any result store and compares clinicians
 st.title("Batch dashboard")
 location = st.text_input("Result store (SQLite file or database URL)", value=context.settings().database_url)
 try:

@@ -21,6 +21,7 @@ OUTCOMES = {"cleared": "Clear it", "returned": "Return to the clinician", "escal
 PAST_TENSE = {"accept": "accepted", "override": "overridden"}
 AUDIT_ROWS = 500
 
+signin.guard_page()
 st.title("Triage queue")
 user = signin.current_user()
 if user is None:
@@ -85,7 +86,8 @@ def show_audit(events) -> None:
 
 
 def prepare_export() -> None:
-    st.session_state["overrides_zip"] = corpus_zip(export_overrides(queue, actor=user))
+    if signin.is_admin():  # the button is shown to admins only; a forged callback gets nothing either
+        st.session_state["overrides_zip"] = corpus_zip(export_overrides(queue, actor=user))
 
 
 if "queue_message" in st.session_state:
@@ -121,19 +123,20 @@ else:
         hide_index=True,
     )
 
-with st.expander(f"Audit trail of all actions (latest {AUDIT_ROWS})"):
-    show_audit(queue.audit_trail(latest=AUDIT_ROWS))
+if signin.is_admin():  # everyone's actions and a bulk download of note text: admins only
+    with st.expander(f"Audit trail of all actions (latest {AUDIT_ROWS})"):
+        show_audit(queue.audit_trail(latest=AUDIT_ROWS))
 
-with st.expander("Export overrides as labelled cases (FORMAT.md) for regression tests"):
-    st.button("Prepare the export", on_click=prepare_export)
-    if "overrides_zip" in st.session_state:
-        st.download_button(
-            "Download overrides corpus (zip)",
-            st.session_state["overrides_zip"],
-            file_name="overrides-corpus.zip",
-            mime="application/zip",
-            on_click="ignore",
-        )
+    with st.expander("Export overrides as labelled cases (FORMAT.md) for regression tests"):
+        st.button("Prepare the export", on_click=prepare_export)
+        if "overrides_zip" in st.session_state:
+            st.download_button(
+                "Download overrides corpus (zip)",
+                st.session_state["overrides_zip"],
+                file_name="overrides-corpus.zip",
+                mime="application/zip",
+                on_click="ignore",
+            )
 
 labels = {e.id: f"#{e.id} {e.note_id} ({e.risk_band or e.review_status}, {e.status})" for e in entries}
 item_id = st.selectbox(

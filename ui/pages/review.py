@@ -15,6 +15,7 @@ from reviewer.ui.components import show_report
 
 PAYERS = payer_keys()
 
+signin.guard_page()
 settings = context.settings()
 st.title("Review a note")
 
