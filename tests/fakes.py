@@ -144,6 +144,9 @@ class FakeOpenAIServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real servers: clients reuse their connections
+            disable_nagle_algorithm = True  # headers and body are written apart: don't hold the body back
+
             def log_message(self, *args):  # keep test output clean
                 pass
 
