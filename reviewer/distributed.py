@@ -34,9 +34,10 @@ from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from reviewer.backends import ModelBackend, get_backend
+from reviewer.backends import ModelBackend, ModelError, get_backend
 from reviewer.backends.base import counting_retries
 from reviewer.batch import PlannedNote, model_info, note_key, review_planned
 from reviewer.batch_items import (
@@ -82,7 +83,7 @@ def conninfo(url: str) -> str:
 
 def make_app(url: str, settings: Settings) -> App:
     """The process's procrastinate app, with the review tasks, on the PostgreSQL database at `url`."""
-    connector = PsycopgConnector(conninfo=conninfo(url), min_size=1, max_size=4)
+    connector = PsycopgConnector(conninfo=conninfo(url), min_size=1, max_size=16)  # grows with --concurrency
     _app.connector = connector  # what procrastinate's own `App.replace_connector` does, for good
     _app.job_manager.connector = connector
     _app.worker_defaults = {
@@ -98,7 +99,14 @@ def make_app(url: str, settings: Settings) -> App:
 def worker_app() -> App:
     """The app of `procrastinate --app=reviewer.distributed.app`, on REVIEWER_DATABASE_URL."""
     settings = get_settings()
-    return make_app(settings.database_url, settings)
+    app = make_app(settings.database_url, settings)
+    try:  # ready before it registers: the model client imported, the store migrated
+        _worker()
+    except (ModelError, SQLAlchemyError) as exc:
+        log.warning(
+            "worker not ready (%s: %s); its first job tries again", type(exc).__name__, str(exc).splitlines()[0]
+        )
+    return app
 
 
 def __getattr__(name: str) -> App:

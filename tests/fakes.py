@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -108,6 +109,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # many workers connect at once
 
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a killed client's socket is no news
+            super().handle_error(request, client_address)
+
 
 class FakeOpenAIServer:
     """A local HTTP server speaking the OpenAI chat-completions protocol.
@@ -119,7 +124,7 @@ class FakeOpenAIServer:
     generator, so a run is repeatable) and the statuses listed in `errors`, one per request from
     the first, are answered with that HTTP error instead (429 by default) after the same delay.
     `in_flight`/`max_in_flight` count requests being answered at once, `notes` the notes whose
-    review started (each asks the "is this a daily note" question first), `errors_sent` the errors.
+    review started (each asks the "is this a daily note" question first; counted when answered), `errors_sent` the errors.
     """
 
     def __init__(
@@ -154,10 +159,10 @@ class FakeOpenAIServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with outer._lock:
                     outer.requests.append(body)
-                    outer.notes += is_first_question(request_schema(body))
                     outer.in_flight += 1
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
                     status = outer._error_for_next()
+                    outer.notes += status is None and is_first_question(request_schema(body))
                 try:
                     time.sleep(outer.delay)
                     if status:

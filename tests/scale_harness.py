@@ -132,23 +132,38 @@ def submit_folder(folder: Path, store: ResultStore, settings: Settings) -> tuple
         return submit(planned, store=store, app=app, label=folder.name)
 
 
-def wait_finished(store: ResultStore, batch: str, timeout: float, processes: list[subprocess.Popen]) -> Progress:
+def wait_done(
+    store: ResultStore, batch: str, timeout: float, processes: list[subprocess.Popen], until: int | None = None
+) -> Progress:
+    """Until every note of the batch is done or failed (or `until` notes are done)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         progress = batch_progress(store.engine, batch)
-        if progress.finished:
+        if progress.finished or (until is not None and progress.done >= until):
             return progress
         if all(p.poll() is not None for p in processes):
             raise RuntimeError("every worker exited before the batch was done")
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise TimeoutError(f"batch {batch} not done within {timeout:.0f} s: {batch_progress(store.engine, batch)}")
 
 
-def last_finished_at(store: ResultStore, batch: str) -> datetime:
+def wait_finished(store: ResultStore, batch: str, timeout: float, processes: list[subprocess.Popen]) -> Progress:
+    return wait_done(store, batch, timeout, processes)
+
+
+def finished_at(store: ResultStore, batch: str, nth: int) -> datetime:
+    """When the batch's `nth` note (1-based, in order of finishing) was finished."""
     with Session(store.engine) as session:
-        latest = session.scalar(select(func.max(BatchItem.updated_at)).where(BatchItem.batch == batch))
-    assert latest is not None
-    return latest if latest.tzinfo else latest.replace(tzinfo=timezone.utc)
+        query = (
+            select(BatchItem.updated_at)
+            .where(BatchItem.batch == batch, BatchItem.status == "ok")
+            .order_by(BatchItem.updated_at)
+            .offset(nth - 1)
+            .limit(1)
+        )
+        moment = session.scalar(query)
+    assert moment is not None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def stored_counts(store: ResultStore) -> tuple[int, int, int]:
@@ -163,13 +178,17 @@ def stored_counts(store: ResultStore) -> tuple[int, int, int]:
         ).one()
 
 
-def measure(base_url: str, workers: int, notes_dir: Path, delay: float, timeout: float = 300) -> dict:
-    """Review the folder with `workers` worker processes on a fresh store; throughput and checks.
+def measure(
+    base_url: str, workers: int, notes_dir: Path, delay: float, *, window: int | None = None, timeout: float = 600
+) -> dict:
+    """Review the folder with `workers` worker processes on a fresh store: throughput and checks.
 
-    The clock starts at submission, once every worker is listening, and stops at the last note
-    finished (its row's time), so process start-up is not counted.
+    The clock starts at submission, once every worker is listening (process start-up is not
+    counted), and stops when the `window`-th note is finished (its row's time; default: the last).
+    With a window, the workers are stopped there and the rest of the batch is left queued.
     """
     notes = len(discover_notes(notes_dir))
+    window = window or notes
     with FakeOpenAIServer(delay=delay) as server, pg_schema(base_url) as url:
         settings = queue_settings(url, server.url)
         store = prepare(url, settings)
@@ -178,18 +197,20 @@ def measure(base_url: str, workers: int, notes_dir: Path, delay: float, timeout:
             wait_for_workers(store, workers, processes)
             started = datetime.now(timezone.utc)
             batch, sent = submit_folder(notes_dir, store, settings)
-            progress = wait_finished(store, batch, timeout, processes)
-            seconds = (last_finished_at(store, batch) - started).total_seconds()
+            wait_done(store, batch, timeout, processes, until=window)
+            seconds = (finished_at(store, batch, window) - started).total_seconds()
         finally:
-            stop_workers(processes)
+            stop_workers(processes)  # SIGTERM: each finishes the note it holds, then exits
+        progress = batch_progress(store.engine, batch)
         rows, keys, note_ids = stored_counts(store)
         store.close()
     return {
         "workers": workers,
         "notes": notes,
+        "window": window,
         "sent": len(sent),
         "seconds": round(seconds, 2),
-        "notes_per_s": round(notes / seconds, 3),
+        "notes_per_s": round(window / seconds, 3),
         "done": progress.done,
         "failed": progress.failed,
         "stored_rows": rows,

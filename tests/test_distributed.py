@@ -191,7 +191,8 @@ def _held_by(store: ResultStore, worker: str) -> str | None:
 
 
 SCALE_NOTES = 200
-SCALE_DELAY_S = 0.05  # per model call; a note makes 7 calls here, so one worker takes ~0.45 s a note
+SCALE_WINDOW = 60  # throughput over the first 60 notes finished: 60, 30 and 15 rounds of 1, 2 and 4 workers
+SCALE_DELAY_S = 0.15  # per model call; a note makes 7 calls here, so one worker takes ~1.15 s a note
 MIN_SPEEDUP_AT_4 = 3.5
 
 
@@ -201,10 +202,15 @@ def test_four_workers_review_at_least_3_5_times_as_fast_as_one(tmp_path, postgre
     from scale_harness import measure
 
     write_notes(tmp_path / "notes", SCALE_NOTES)
-    runs = {workers: measure(postgres_url, workers, tmp_path / "notes", SCALE_DELAY_S) for workers in (1, 2, 4)}
-    for run in runs.values():
-        assert (run["done"], run["failed"], run["stored_rows"], run["duplicates"]) == (SCALE_NOTES, 0, SCALE_NOTES, 0)
-        assert run["reviews_started"] == SCALE_NOTES  # each note reviewed by exactly one worker
-    speedups = {workers: runs[workers]["notes_per_s"] / runs[1]["notes_per_s"] for workers in runs}
-    assert speedups[2] >= 1.75, runs
-    assert speedups[4] >= MIN_SPEEDUP_AT_4, runs
+    runs = {
+        workers: measure(postgres_url, workers, tmp_path / "notes", SCALE_DELAY_S, window=SCALE_WINDOW)
+        for workers in (1, 2, 4)
+    }
+    throughput = {workers: run["notes_per_s"] for workers, run in runs.items()}
+    for workers, run in runs.items():
+        assert run["sent"] == SCALE_NOTES and run["failed"] == 0
+        assert run["duplicates"] == 0 and run["stored_rows"] == run["done"] >= SCALE_WINDOW
+        # each note reviewed by one worker: the ones started are the ones done and those under way at the stop
+        assert run["done"] <= run["reviews_started"] <= run["done"] + workers
+    assert throughput[2] / throughput[1] >= 1.75, throughput
+    assert throughput[4] / throughput[1] >= MIN_SPEEDUP_AT_4, throughput

@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if sa.inspect(op.get_bind()).has_table("batch_items"):  # made by an earlier `create_all`: adopted
+        return
     op.create_table(
         "batch_items",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
