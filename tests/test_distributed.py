@@ -214,3 +214,54 @@ def test_four_workers_review_at_least_3_5_times_as_fast_as_one(tmp_path, postgre
         assert run["done"] <= run["reviews_started"] <= run["done"] + workers
     assert throughput[2] / throughput[1] >= 1.75, throughput
     assert throughput[4] / throughput[1] >= MIN_SPEEDUP_AT_4, throughput
+
+
+def test_reviewer_batch_queue_refuses_a_store_that_is_not_postgresql(tmp_path, fresh_settings, monkeypatch):
+    from typer.testing import CliRunner
+
+    from reviewer.cli import app
+
+    write_notes(tmp_path / "notes", 1)
+    monkeypatch.setenv("REVIEWER_DATABASE_URL", f"sqlite:///{tmp_path / 'store.db'}")
+    outcome = CliRunner().invoke(app, ["batch", str(tmp_path / "notes"), "--out", str(tmp_path / "out"), "--queue"])
+    assert outcome.exit_code == 2 and "needs a PostgreSQL store" in outcome.output
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(180)
+def test_reviewer_batch_queue_follows_the_workers_and_writes_the_outputs(tmp_path, postgres_url):
+    import json
+    import subprocess
+    import sys
+
+    from fakes import FakeOpenAIServer
+    from scale_harness import (
+        pg_schema,
+        prepare,
+        queue_settings,
+        start_workers,
+        stop_workers,
+        wait_for_workers,
+        worker_env,
+    )
+
+    write_notes(tmp_path / "notes", 6)
+    with FakeOpenAIServer(delay=0.01, errors=[429]) as server, pg_schema(postgres_url) as url:
+        store = prepare(url, queue_settings(url, server.url))
+        env = worker_env(url, server.url)
+        workers = start_workers(2, env, tmp_path)
+        try:
+            wait_for_workers(store, 2, workers)
+            command = [sys.executable, "-m", "reviewer", "batch", "notes", "--out", "out", "--queue"]
+            first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+            again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        finally:
+            stop_workers(workers)
+        store.close()
+    assert first.returncode == 0, first.stderr[-2000:]
+    summary = first.stderr.strip().splitlines()[-1]
+    assert summary.startswith("6 notes: 6 ok, 0 failed (0 already stored by an earlier run; 1 model calls retried")
+    lines = (tmp_path / "out" / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert sorted(json.loads(line)["note_id"] for line in lines) == [f"note-{n:03d}" for n in range(1, 7)]
+    assert again.returncode == 0 and "0 notes queued" in again.stderr and "6 already stored" in again.stderr
+    assert server.notes == 6  # the second run reviewed nothing
