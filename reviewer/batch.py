@@ -20,6 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from reviewer.backends import ModelBackend
+from reviewer.backends.base import counting_retries
 from reviewer.edit_tables import EditTableSource
 from reviewer.inputs import NOTE_SUFFIXES, InputError, read_note
 from reviewer.prompts import load_prompt
@@ -61,6 +62,7 @@ class BatchResult:
     already_done: int = 0
     reviewed: int = 0
     failed_ids: list[str] = field(default_factory=list)
+    retries: int = 0  # model calls tried again after a 429/5xx
 
 
 def discover_notes(folder: Path) -> list[NoteFile]:
@@ -99,22 +101,14 @@ def run_batch(
     result = BatchResult(planned=planned, already_done=len(planned) - len(todo))
     log.info("%d notes: %d already done, %d to review", len(planned), result.already_done, len(todo))
 
+    retries_lock = threading.Lock()
+
     def review_one(item: PlannedNote) -> NoteReport:
-        if item.text is None:
-            return failed_report(item, item.read_error or "unreadable", info)
-        try:
-            return review_text(
-                item.text,
-                note_id=item.note.note_id,
-                payer=item.payer,
-                state=item.state,
-                backend=backend,
-                settings=settings,
-                edit_tables=edit_tables,
-            )
-        except Exception as exc:
-            log.error("note %s crashed the review: %s", item.note.note_id, type(exc).__name__)
-            return failed_report(item, f"review crashed: {type(exc).__name__}: {exc}", info)
+        with counting_retries() as retries:
+            report = review_planned(item, backend, settings, info, edit_tables)
+        with retries_lock:
+            result.retries += retries.value
+        return report
 
     progress = tqdm(total=len(planned), initial=result.already_done, unit="note", file=sys.stderr, dynamic_ncols=True)
     with progress:
@@ -131,10 +125,41 @@ def run_batch(
     return result
 
 
-def batch_reports(store: ResultStore, planned: list[PlannedNote]) -> list[NoteReport]:
-    """One stored report per planned note, in order, each under its own file's id."""
-    stored = store.reports(p.key for p in planned)
-    return [stored[p.key].model_copy(update={"note_id": p.note.note_id}) for p in planned if p.key in stored]
+def review_planned(
+    item: PlannedNote,
+    backend: ModelBackend,
+    settings: Settings,
+    info: ModelInfo,
+    edit_tables: EditTableSource | None = None,
+) -> NoteReport:
+    """The report of one planned note: its review, or a failed report saying why there is none."""
+    if item.text is None:
+        return failed_report(item, item.read_error or "unreadable", info)
+    try:
+        return review_text(
+            item.text,
+            note_id=item.note.note_id,
+            payer=item.payer,
+            state=item.state,
+            backend=backend,
+            settings=settings,
+            edit_tables=edit_tables,
+        )
+    except Exception as exc:
+        log.error("note %s crashed the review: %s", item.note.note_id, type(exc).__name__)
+        return failed_report(item, f"review crashed: {type(exc).__name__}: {exc}", info)
+
+
+def batch_reports(
+    store: ResultStore, planned: list[PlannedNote], stored_under: dict[str, str] | None = None
+) -> list[NoteReport]:
+    """One stored report per planned note, in order, each under its own file's id. `stored_under`
+    maps a planned key to the key a worker stored it under, where that differs (its own model)."""
+    keys = {p.key: (stored_under or {}).get(p.key, p.key) for p in planned}
+    stored = store.reports(keys.values())
+    return [
+        stored[keys[p.key]].model_copy(update={"note_id": p.note.note_id}) for p in planned if keys[p.key] in stored
+    ]
 
 
 def model_info(backend: ModelBackend, settings: Settings) -> ModelInfo:
@@ -212,8 +237,15 @@ def _plan(
         read_error, digest = str(exc), _file_digest(note.path)
     except OSError as exc:
         read_error, digest = f"cannot read file: {exc.strerror or type(exc).__name__}", _file_digest(note.path)
-    key = result_key(
-        digest,
+    key = note_key(digest, info, payer, state, edit_tables)
+    return PlannedNote(note, payer, state, key, digest, text, read_error)
+
+
+def note_key(content_hash: str, info: ModelInfo, payer: str, state: str | None, edit_tables: str = "") -> str:
+    """The store key of a note reviewed by the model `info` describes, under the current rules and
+    the imported CMS edit tables (`edit_tables`: their fingerprint; empty when none)."""
+    return result_key(
+        content_hash,
         backend=info.backend,
         model=info.model,
         prompt_version=info.prompt_version,
@@ -222,7 +254,6 @@ def _plan(
         state=state,
         edit_tables=edit_tables,
     )
-    return PlannedNote(note, payer, state, key, digest, text, read_error)
 
 
 def _file_digest(path: Path) -> str:

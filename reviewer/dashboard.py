@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reviewer.batch_items import Progress, batch_progress, latest_batch
 from reviewer.db import ReviewResult
 from reviewer.report import NoteReport
 from reviewer.store import ResultStore, report_provider
@@ -57,6 +58,12 @@ def load_reports(store: ResultStore) -> list[StoredReport]:
             if note_id not in newest:
                 newest[note_id] = StoredReport(key, NoteReport.model_validate_json(data))
     return list(newest.values())
+
+
+def queue_progress(store: ResultStore) -> Progress | None:
+    """The progress of the batch sent to the job queue last, across all its workers (None: none sent)."""
+    batch = latest_batch(store.engine)
+    return batch_progress(store.engine, batch) if batch else None
 
 
 def batch_totals(reports: list[NoteReport]) -> BatchTotals:

@@ -1,4 +1,5 @@
-"""The database: one SQLAlchemy metadata for the review store, the CMS edit tables and the triage queue.
+"""The database: one SQLAlchemy metadata for the review store, the CMS edit tables, the distributed
+batch and the triage queue.
 
 SQLite by default (`REVIEWER_DATABASE_URL`), any SQLAlchemy URL (e.g. PostgreSQL) otherwise.
 Tables are created and upgraded by Alembic migrations (`reviewer/migrations`).
@@ -123,6 +124,35 @@ class MueValueRow(Base):
     indicator: Mapped[int] = mapped_column(Integer, nullable=False)
     indicator_text: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     rationale: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class BatchItem(Base):
+    """One note sent to the job queue: what a worker on any machine needs to review it, and how far it got.
+
+    The job queue (procrastinate) holds only `item_key`; the note's text waits here, so the queue's
+    own tables and logs never see it, and is cleared once the note's result is stored ok.
+    """
+
+    __tablename__ = "batch_items"
+    __table_args__ = (UniqueConstraint("item_key", name="uq_batch_items_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_key: Mapped[str] = mapped_column(String(255), nullable=False)  # the result key the submitter planned
+    batch: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    note_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    source_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    payer: Mapped[str] = mapped_column(String(64), nullable=False)
+    state: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    read_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, index=True)  # queued, reviewing, ok, failed
+    result_key: Mapped[str | None] = mapped_column(String(255), nullable=True)  # where the worker stored it
+    worker: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # reviews started (>1: taken over)
+    retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # 429/5xx retries of its model calls
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 def make_engine(url: str) -> Engine:

@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     openai_api_key: str = "not-needed"
     openai_model: str = "gpt-4o-mini"
     openai_response_format: Literal["auto", "json_schema", "json_object"] = "auto"
+    openai_max_concurrency: int | None = Field(
+        default=None, ge=1, description="requests in flight at once to one endpoint from one process (None: no limit)"
+    )
+    openai_max_attempts: int = Field(default=6, ge=1, description="tries of a call answered 429 or 5xx")
+    openai_retry_initial_s: float = Field(default=0.5, description="first backoff after a 429/5xx; doubles, jittered")
+    openai_retry_max_s: float = Field(default=30.0, description="longest backoff between two tries")
+
+    # Distributed batch (`reviewer batch --queue`, workers: `procrastinate --app=reviewer.distributed.app worker`)
+    queue_heartbeat_s: float = Field(default=5.0, description="how often a worker tells the queue it is alive")
+    queue_stalled_after_s: float = Field(
+        default=30.0, description="a worker silent this long is taken for dead and its notes are handed to others"
+    )
 
     # Replay recordings
     recordings_dir: Path | None = Field(

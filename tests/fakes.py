@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import re
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -102,26 +105,75 @@ class ScriptedBackend:
         return Completion(text=self.outputs.pop(0), prompt_tokens=100, completion_tokens=20)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # many workers connect at once
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a killed client's socket is no news
+            super().handle_error(request, client_address)
+
+
 class FakeOpenAIServer:
     """A local HTTP server speaking the OpenAI chat-completions protocol.
 
     `content=None` answers each request with the first choice of its schema. `reject_json_schema=True` answers `response_format.type == "json_schema"` with HTTP 400, as
     llama-cpp-python's own server does.
+
+    Load: each answer takes `delay` seconds; a share `error_rate` of requests (drawn from a seeded
+    generator, so a run is repeatable) and the statuses listed in `errors`, one per request from
+    the first, are answered with that HTTP error instead (429 by default) after the same delay.
+    `in_flight`/`max_in_flight` count requests being answered at once, `notes` the notes whose
+    review started (each asks the "is this a daily note" question first; counted when answered), `errors_sent` the errors.
     """
 
-    def __init__(self, content: str | None = None, reject_json_schema: bool = False):
+    def __init__(
+        self,
+        content: str | None = None,
+        reject_json_schema: bool = False,
+        *,
+        delay: float = 0.0,
+        error_rate: float = 0.0,
+        error_status: int = 429,
+        errors: list[int] | None = None,
+        seed: int = 0,
+    ):
         self.content = content
         self.reject_json_schema = reject_json_schema
+        self.delay, self.error_rate, self.error_status = delay, error_rate, error_status
+        self.scripted_errors = list(errors or [])
         self.requests: list[dict] = []
+        self.notes = self.in_flight = self.max_in_flight = self.errors_sent = 0
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real servers: clients reuse their connections
+            disable_nagle_algorithm = True  # headers and body are written apart: don't hold the body back
+
             def log_message(self, *args):  # keep test output clean
                 pass
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append(body)
+                with outer._lock:
+                    outer.requests.append(body)
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                    status = outer._error_for_next()
+                    outer.notes += status is None and is_first_question(request_schema(body))
+                try:
+                    time.sleep(outer.delay)
+                    if status:
+                        self._send(status, {"error": {"message": f"fake {status}", "type": "server_error"}})
+                    else:
+                        self._answer(body)
+                finally:
+                    with outer._lock:
+                        outer.in_flight -= 1
+
+            def _answer(self, body):
                 kind = (body.get("response_format") or {}).get("type")
                 if outer.reject_json_schema and kind == "json_schema":
                     self._send(
@@ -165,9 +217,19 @@ class FakeOpenAIServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _error_for_next(self) -> int | None:
+        if self.scripted_errors:
+            status = self.scripted_errors.pop(0)
+        elif self.error_rate and self._random.random() < self.error_rate:
+            status = self.error_status
+        else:
+            return None
+        self.errors_sent += 1
+        return status
 
     def __enter__(self):
         self.thread.start()

@@ -1,12 +1,13 @@
 """Backends behind `complete(messages, schema)`: OpenAI-compatible over real HTTP, replay, recording."""
 
 import json
+import threading
 
 import pytest
 from fakes import FakeOpenAIServer
 
 from reviewer.backends import ModelError, get_backend
-from reviewer.backends.base import Completion, choice_schema
+from reviewer.backends.base import Completion, choice_schema, counting_retries
 from reviewer.backends.openai_compat import OpenAIBackend
 from reviewer.backends.replay import RecordingBackend, ReplayBackend
 from reviewer.settings import Settings
@@ -77,3 +78,43 @@ def test_embedded_backend_without_weights_says_what_to_do(tmp_path):
     backend = get_backend(Settings(backend="embedded", model_path=tmp_path / "missing.gguf"))
     with pytest.raises(ModelError, match="not a file"):
         backend.complete(MESSAGES, SCHEMA)
+
+
+FAST_RETRY = {"openai_retry_initial_s": 0.01, "openai_retry_max_s": 0.05}
+
+
+def test_openai_backend_retries_429_and_5xx_with_backoff_and_counts_them():
+    with FakeOpenAIServer(ANSWER, errors=[429, 503, 500]) as server:
+        backend = OpenAIBackend(Settings(openai_base_url=server.url, **FAST_RETRY))
+        with counting_retries() as retries:
+            assert backend.complete(MESSAGES, SCHEMA).text == ANSWER
+    assert (retries.value, backend.retries, len(server.requests)) == (3, 3, 4)
+
+
+def test_openai_backend_gives_up_after_its_attempts_with_a_model_error():
+    with FakeOpenAIServer(ANSWER, error_rate=1.0, error_status=429) as server:
+        backend = OpenAIBackend(Settings(openai_base_url=server.url, openai_max_attempts=3, **FAST_RETRY))
+        with pytest.raises(ModelError, match="RateLimitError"):
+            backend.complete(MESSAGES, SCHEMA)
+    assert len(server.requests) == 3 and backend.retries == 2
+
+
+def test_openai_backend_does_not_retry_a_client_error():
+    with FakeOpenAIServer(ANSWER, errors=[404]) as server:
+        backend = OpenAIBackend(Settings(openai_base_url=server.url, **FAST_RETRY))
+        with pytest.raises(ModelError, match="NotFoundError"):
+            backend.complete(MESSAGES, SCHEMA)
+    assert len(server.requests) == 1 and backend.retries == 0
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(2, 2), (None, 6)])
+def test_openai_backends_share_the_endpoints_concurrency_limit(limit, expected):
+    with FakeOpenAIServer(ANSWER, delay=0.3) as server:
+        settings = Settings(openai_base_url=server.url, openai_max_concurrency=limit)
+        backends = [OpenAIBackend(settings) for _ in range(2)]  # two backends of one process, one endpoint
+        threads = [threading.Thread(target=backends[n % 2].complete, args=(MESSAGES, SCHEMA)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert server.max_in_flight == expected and len(server.requests) == 6

@@ -14,10 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from fakes import first_choice, is_first_question, request_schema
+from fakes import FakeOpenAIServer, first_choice, is_first_question, request_schema
+from typer.testing import CliRunner
 
+from reviewer.backends import get_backend
 from reviewer.backends.base import Completion, ModelError
 from reviewer.batch import NoteFile, batch_reports, discover_notes, run_batch
+from reviewer.cli import app
 from reviewer.settings import Settings
 from reviewer.store import ResultStore
 
@@ -289,3 +292,29 @@ def test_ctrl_c_stops_with_a_one_line_message_and_keeps_finished_notes(tmp_path)
     assert run.returncode == 130
     assert stderr.rstrip().splitlines()[-1].startswith("error: interrupted") and "Traceback" not in stderr
     assert 2 <= len(stored_rows(db_path)) < 12
+
+
+def test_retries_after_429_are_counted_in_the_batch_summary(tmp_path, store, fresh_settings, monkeypatch):
+    write_notes(tmp_path / "notes", 4)
+    with FakeOpenAIServer(error_rate=0.25, seed=3) as server:
+        settings = Settings(
+            _env_file=None,
+            backend="openai",
+            openai_base_url=server.url,
+            openai_retry_initial_s=0.01,
+            openai_retry_max_s=0.05,
+        )
+        backend = get_backend(settings)
+        result = run_batch(
+            discover_notes(tmp_path / "notes"), store=store, backend=backend, settings=settings, workers=2
+        )
+        assert result.failed_ids == [] and server.errors_sent > 0
+        assert result.retries == server.errors_sent  # every 429 was retried, and each retry counted
+
+        for name, value in {"BACKEND": "openai", "OPENAI_BASE_URL": server.url, "OPENAI_RETRY_INITIAL_S": "0.01",
+                            "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}.items():  # fmt: skip
+            monkeypatch.setenv(f"REVIEWER_{name}", value)
+        sent_before = server.errors_sent
+        outcome = CliRunner().invoke(app, ["batch", str(tmp_path / "notes"), "--out", str(tmp_path / "out")])
+    assert outcome.exit_code == 0, outcome.output
+    assert f"{server.errors_sent - sent_before} model calls retried after 429/5xx" in outcome.output

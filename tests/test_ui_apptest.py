@@ -12,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 from test_queue import make_report
 
 from reviewer.backends.base import ModelError
+from reviewer.batch import NoteFile, PlannedNote
+from reviewer.batch_items import add_items, finish_item, start_item
 from reviewer.review import review_text
 from reviewer.settings import Settings
 from reviewer.store import ResultStore
@@ -306,3 +308,29 @@ def test_overrides_can_be_downloaded_as_a_labelled_corpus(db_url):
     at = button(at, "Prepare the export").click().run()
     assert [d.label for d in at.download_button] == ["Download overrides corpus (zip)"]
     assert queue.audit_trail()[-1].action == "export_overrides"
+
+
+def test_dashboard_shows_the_queued_batch_counts_across_workers(db_url, tmp_path):
+    store_path = tmp_path / "queued.db"
+    store = ResultStore(f"sqlite:///{store_path}")
+    planned = [
+        PlannedNote(NoteFile(f"n{i}", tmp_path / f"n{i}.txt"), "medicare", None, f"key-{i}", f"hash-{i}", "text", None)
+        for i in range(4)
+    ]
+    add_items(store.engine, planned, "clinic-abc")
+    for key, status in [("key-0", "ok"), ("key-1", None), ("key-2", "failed")]:
+        start_item(store.engine, key, "host-a:1")
+        if status:
+            finish_item(store.engine, key, status=status, result_key=key, retries=2)
+    start_item(store.engine, "key-0", "host-b:2")  # taken over once
+    finish_item(store.engine, "key-0", status="ok", result_key="key-0")
+    store.close()
+    at = app(db_url)
+    at.switch_page("pages/dashboard.py").run()
+    at.text_input[0].input(str(store_path)).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Done"], metrics["Failed"], metrics["In flight"], metrics["Queued"]) == ("1", "1", "1", "1")
+    assert (metrics["Retries (429/5xx)"], metrics["Taken over"]) == ("4", "1")
+    (bar,) = at.get("progress")
+    assert bar.proto.value == 50 and bar.proto.text == "2 of 4 notes reviewed"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -57,3 +61,31 @@ def choices_of(schema: dict[str, Any]) -> list[str] | None:
         return None
     enum = properties[ANSWER].get("enum")
     return [str(choice) for choice in enum] if enum else None
+
+
+@dataclass
+class RetryCount:
+    """Model calls retried (after a 429 or 5xx) while it was being counted."""
+
+    value: int = 0
+
+
+_RETRIES: ContextVar[RetryCount | None] = ContextVar("reviewer_retries", default=None)
+
+
+@contextmanager
+def counting_retries() -> Iterator[RetryCount]:
+    """Count the retries of the model calls made inside the block (on this thread: one note's review)."""
+    count = RetryCount()
+    token = _RETRIES.set(count)
+    try:
+        yield count
+    finally:
+        _RETRIES.reset(token)
+
+
+def record_retry() -> None:
+    """A backend calls this before each retry of a call."""
+    count = _RETRIES.get()
+    if count is not None:
+        count.value += 1

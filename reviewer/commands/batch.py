@@ -41,24 +41,35 @@ def batch(
     fee_schedule: Optional[Path] = typer.Option(
         None, "--fee-schedule", help="CSV of allowed amounts (code, amount, year) for the KX threshold check"
     ),
+    queue: bool = typer.Option(
+        False,
+        "--queue",
+        help="send the notes to the job queue on the (PostgreSQL) store and follow the workers reviewing them;"
+        " start workers on any machine with `procrastinate --app=reviewer.distributed.app worker`",
+    ),
 ) -> None:
     """Review every note in a folder. Rerun the same command after an interruption to continue.
 
     Exit status: 0 all notes reviewed, 1 some notes failed (recorded; retried on the next run), 2 usage error.
     """
     if message := payer_choice_error(payer):
-        _fail(message)
+        fail(message)
+    if queue:
+        from reviewer.commands.batch_queue import queued_batch
+
+        queued_batch(folder, out=out, payer=payer, state=state, backend=backend, db=db)
+        return
     settings = get_settings()
     if backend:
         settings = settings.model_copy(update={"backend": backend})
     try:
         fees = load_fee_schedule(fee_schedule) if fee_schedule else None
     except FeeScheduleError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         notes = discover_notes(folder)
         if not notes:
-            _fail(f"{folder}: no notes (.txt, .md, .pdf, .docx) found")
+            fail(f"{folder}: no notes (.txt, .md, .pdf, .docx) found")
         model = get_backend(settings)  # built once: the embedded model loads on its first note only
         if workers > 1 and model.name not in REMOTE_BACKENDS:
             typer.echo(
@@ -67,7 +78,7 @@ def batch(
             )
         store = ResultStore(db or settings.database_url)
         tables = EditTableStore(db or settings.database_url)  # the imported CMS edit tables live beside the results
-        with _stop_on_ctrl_c() as stop:
+        with stop_on_ctrl_c() as stop:
             result = run_batch(
                 notes,
                 store=store,
@@ -85,13 +96,14 @@ def batch(
         paths = write_batch_outputs(reports, out, episodes=episodes)
         paths["episodes"] = write_episodes(episodes, out)
     except KeyboardInterrupt:
-        _fail("interrupted: finished notes are stored; run the same command again to continue", code=130)
+        fail("interrupted: finished notes are stored; run the same command again to continue", code=130)
     except (InputError, ModelError, SQLAlchemyError, OSError) as exc:
-        _fail(_one_line(exc))
+        fail(one_line(exc))
     failed = sum(1 for r in reports if r.status != "ok")
+    retried = f", {result.retries} model calls retried after 429/5xx" if result.retries else ""
     typer.echo(
         f"{len(reports)} notes: {len(reports) - failed} ok, {failed} failed"
-        f" ({result.already_done} already stored by an earlier run)."
+        f" ({result.already_done} already stored by an earlier run{retried})."
         f" {len(episodes.episodes)} episodes, {sum(len(e.findings) for e in episodes.episodes)} episode findings."
         f" Wrote {paths['jsonl']}, {paths['csv']}, {paths['html']} and {paths['episodes']}",
         err=True,
@@ -100,7 +112,7 @@ def batch(
 
 
 @contextmanager
-def _stop_on_ctrl_c() -> Iterator[threading.Event]:
+def stop_on_ctrl_c() -> Iterator[threading.Event]:
     """Ctrl-C sets a flag that the batch checks between notes, so the interrupt cannot be lost
     inside a library (a KeyboardInterrupt raised in a finaliser is only printed); a second
     Ctrl-C stops at once."""
@@ -118,12 +130,12 @@ def _stop_on_ctrl_c() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _one_line(exc: Exception) -> str:
+def one_line(exc: Exception) -> str:
     if isinstance(exc, SQLAlchemyError):
         return f"result store: {type(exc).__name__}: {str(exc).splitlines()[0]}"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
+def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)

@@ -8,7 +8,16 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from reviewer.dashboard import StoreNotFound, batch_totals, filter_rows, flag_counts, load_reports, note_rows, store_url
+from reviewer.dashboard import (
+    StoreNotFound,
+    batch_totals,
+    filter_rows,
+    flag_counts,
+    load_reports,
+    note_rows,
+    queue_progress,
+    store_url,
+)
 from reviewer.providers import provider_patterns
 from reviewer.ui import context, signin
 from reviewer.ui.components import show_report
@@ -21,6 +30,30 @@ try:
 except StoreNotFound as exc:
     st.error(str(exc))
     st.stop()
+
+
+@st.fragment(run_every=2)
+def show_queue_progress() -> None:
+    """The queued batch's live counts across every worker, refreshed every 2 seconds."""
+    progress = queue_progress(store)
+    if progress is None:
+        return
+    st.subheader(f"Queued batch {progress.batch}")
+    finished = progress.done + progress.failed
+    st.progress(finished / max(1, progress.total), text=f"{finished} of {progress.total} notes reviewed")
+    counts = [
+        ("Done", progress.done),
+        ("Failed", progress.failed),
+        ("In flight", progress.in_flight),
+        ("Queued", progress.queued),
+        ("Retries (429/5xx)", progress.retries),
+        ("Taken over", progress.taken_over),
+    ]
+    for column, (label, value) in zip(st.columns(len(counts)), counts):
+        column.metric(label, value)
+
+
+show_queue_progress()
 reports = [entry.report for entry in load_reports(store)]
 if not reports:
     st.info("This store has no reviewed notes yet. Run `reviewer batch FOLDER` to fill it.")
