@@ -55,8 +55,10 @@ class HealthyModel:
 
 
 def settings_for(url: str, **changes) -> Settings:
+    """The openai backend against the faulty server; its retries back off for milliseconds, not seconds."""
+    quick = {"openai_retry_initial_s": 0.01, "openai_retry_max_s": 0.05, **changes}
     return Settings(
-        _env_file=None, backend="openai", openai_base_url=url, openai_model=MODEL, payer="medicare", **changes
+        _env_file=None, backend="openai", openai_base_url=url, openai_model=MODEL, payer="medicare", **quick
     )
 
 
@@ -295,7 +297,8 @@ def cli_env(monkeypatch, fresh_settings):
     def configure(url: str, database_url: str) -> None:
         for name, value in {"REVIEWER_BACKEND": "openai", "REVIEWER_OPENAI_BASE_URL": url,
                             "REVIEWER_OPENAI_MODEL": MODEL, "REVIEWER_DATABASE_URL": database_url,
-                            "REVIEWER_PAYER": "medicare"}.items():  # fmt: skip
+                            "REVIEWER_PAYER": "medicare", "REVIEWER_OPENAI_RETRY_INITIAL_S": "0.01",
+                            "REVIEWER_OPENAI_RETRY_MAX_S": "0.05"}.items():  # fmt: skip
             monkeypatch.setenv(name, value)
         from reviewer.settings import get_settings
 
@@ -507,7 +510,8 @@ def test_kill_9_at_random_points_again_and_again(tmp_path):
     with FaultyServer(lambda n, q: "500" if n == refused else "ok", delay=0.02) as server:
         env = {**os.environ, "REVIEWER_BACKEND": "openai", "REVIEWER_OPENAI_BASE_URL": server.url,
                "REVIEWER_OPENAI_MODEL": MODEL, "REVIEWER_DATABASE_URL": f"sqlite:///{db_path}",
-               "REVIEWER_PAYER": "medicare"}  # fmt: skip
+               "REVIEWER_PAYER": "medicare", "REVIEWER_OPENAI_RETRY_INITIAL_S": "0.01",
+               "REVIEWER_OPENAI_RETRY_MAX_S": "0.05"}  # fmt: skip
         targets = [0, *sorted(rng.sample(range(1, count - 1), kills - 1))]  # stored rows to wait for
         for round_, target in enumerate(targets):
             run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

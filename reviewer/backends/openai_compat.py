@@ -43,9 +43,12 @@ def endpoint_slots(url: str, limit: int | None) -> AbstractContextManager:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """A 429 (rate limit, busy slots) or a 5xx: the endpoint may answer the same request later."""
+    """A 429 (rate limit, busy slots), a 5xx or a dropped connection: the endpoint may answer the
+    same request later. A timeout is not retried (the model timeout bounds the whole call)."""
     import openai
 
+    if isinstance(exc, openai.APIConnectionError) and not isinstance(exc, openai.APITimeoutError):
+        return True
     return isinstance(exc, openai.APIStatusError) and (exc.status_code == 429 or exc.status_code >= 500)
 
 
@@ -103,12 +106,6 @@ class OpenAIBackend:
             )
         raise ModelError(f"endpoint rejected the structured-output request: {_describe(last_error)}")
 
-
-def _describe(exc: Exception | None) -> str:
-    """The kind of error and its HTTP status, never its message: servers may quote the request (the note)."""
-    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
-    return type(exc).__name__ + (f" (HTTP {status})" if status else "")
-
     def _invoke(self, messages: list[dict[str, str]], mode: str, schema: dict):
         """One call, tried again after a 429/5xx; a slot of the endpoint is held per try, not
         while backing off."""
@@ -135,6 +132,12 @@ def _describe(exc: Exception | None) -> str:
         status = getattr(state.outcome.exception(), "status_code", "?") if state.outcome else "?"
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning("endpoint answered %s; try %d in %.1f s", status, state.attempt_number + 1, wait)
+
+
+def _describe(exc: Exception | None) -> str:
+    """The kind of error and its HTTP status, never its message: servers may quote the request (the note)."""
+    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
+    return type(exc).__name__ + (f" (HTTP {status})" if status else "")
 
 
 def _response_format(mode: str, schema: dict) -> dict:
