@@ -595,6 +595,7 @@ def build_extraction(
         skilled_justification=[_line_evidence(note, n, "skill") for n in skill],
         patient_response=[_line_evidence(note, n, "response") for n in response],
         record=_record(note, answers),
+        instructions=[_text_evidence(note, start, end, "instruction") for start, end in note.instructions],
         outcome_measures=[
             Grounded[str](value=name, evidence=_span(note, start, end, "outcome"))
             for name, start, end in parsing.find_outcome_measures(note.text)
@@ -700,6 +701,14 @@ def _line_evidence(note: NumberedNote, number: int, supports: str = "") -> Evide
     if evidence is None:
         raise ValueError(f"line {number} is not in the note")
     return evidence
+
+
+def _text_evidence(note: NumberedNote, start: int, end: int, supports: str) -> Evidence:
+    """The span of the note's own text between two offsets, its surrounding blanks left out."""
+    raw = note.text[start:end]
+    start += len(raw) - len(raw.lstrip())
+    text = raw.strip()
+    return Evidence(text=text, start=start, end=start + len(text), match="exact", supports=supports)
 
 
 def _span_evidence(note: NumberedNote, first: int, last: int, supports: str) -> Evidence:

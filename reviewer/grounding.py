@@ -1,12 +1,19 @@
 """Grounding: the note as numbered units, each with its offsets. The program computes every
 offset, so an evidence span always holds `note[start:end] == text`; the model only names units.
+
+Text in the note addressed to the reviewer or the model ("ignore previous instructions", "SYSTEM:",
+a JSON answer) is blanked out of the units, from where it starts to the end of its line or table
+cell: neither
+the model nor the program's cue witnesses read it, and the offsets of everything else stay put.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
+from reviewer.data import load_yaml
 from reviewer.schema import Evidence
 
 _WS = re.compile(r"\s+")
@@ -31,6 +38,7 @@ class NumberedNote:
     offsets: tuple[int, ...]
     breaks: tuple[bool, ...] = ()
     joined: tuple[bool, ...] = ()
+    instructions: tuple[tuple[int, int], ...] = ()  # (start, end) of text addressed to the reader, left out
 
     @classmethod
     def from_text(cls, text: str) -> NumberedNote:
@@ -38,8 +46,9 @@ class NumberedNote:
         offsets: list[int] = []
         breaks: list[bool] = []
         joined: list[bool] = []
+        masked, instructions = mask_instructions(text)
         pos, blank_before = 0, True
-        for line in text.split("\n"):
+        for line in masked.split("\n"):
             if not line.strip():
                 blank_before = True
             else:
@@ -50,7 +59,7 @@ class NumberedNote:
                     joined.append(index > 0)
                 blank_before = False
             pos += len(line) + 1
-        return cls(text, tuple(lines), tuple(offsets), tuple(breaks), tuple(joined))
+        return cls(text, tuple(lines), tuple(offsets), tuple(breaks), tuple(joined), tuple(instructions))
 
     def render(self) -> str:
         """The units as the model sees them, numbered, inner runs of spaces collapsed (fewer tokens)."""
@@ -91,3 +100,29 @@ def _sentences(line: str) -> list[tuple[int, str]]:
             start = match.end()
     pieces.append((start, line[start:]))
     return pieces
+
+
+def mask_instructions(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with each instruction to the reader blanked (spaces, to the end of its line or cell),
+    and the (start, end) of each span blanked."""
+    spans: list[tuple[int, int]] = []
+    for match in _instruction_re().finditer(text):
+        cell_end = _CELL_END.search(text, match.end())
+        end = cell_end.start() if cell_end else len(text)
+        if spans and match.start() < spans[-1][1]:
+            continue
+        spans.append((match.start(), end))
+    masked = list(text)
+    for start, end in spans:
+        masked[start:end] = " " * (end - start)
+    return "".join(masked), spans
+
+
+_CELL_END = re.compile(r"[\n|\t]")  # an instruction runs to the end of its line or table cell
+
+
+@cache
+def _instruction_re() -> re.Pattern:
+    return re.compile(
+        "|".join(f"(?:{p})" for p in load_yaml("cues.yaml")["instructions"]), re.IGNORECASE | re.MULTILINE
+    )

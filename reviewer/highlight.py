@@ -31,6 +31,7 @@ SUPPORTS: dict[str, tuple[str, str]] = {
     "assessment": ("assessment", "#b2dfdb"),
     "plan": ("plan", "#ffecb3"),
     "document": ("document type", "#cfd8dc"),
+    "instruction": ("text addressed to the reader (ignored)", "#ff8a80"),
     "other": ("other", "#fff59d"),
 }
 

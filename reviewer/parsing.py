@@ -501,7 +501,7 @@ def find_outcome_measures(text: str) -> list[tuple[str, int, int]]:
 def find_total_timed(line: str) -> int | None:
     """A stated total of timed-code minutes on this line ("Timed code minutes: 40", "Total timed 53 min",
     "45 timed minutes")."""
-    line = normalize_spoken(line)
+    line = normalize_spoken(line).replace("|", " ")  # a table row: "| Total timed minutes | | 38 |"
     if not re.search(r"timed", line, re.IGNORECASE) or re.search(r"untimed", line, re.IGNORECASE):
         return None
     match = _TOTAL_TIMED_RE.search(line) or _TIMED_AFTER_RE.search(line)
@@ -511,7 +511,7 @@ def find_total_timed(line: str) -> int | None:
 def find_total_treatment(line: str) -> int | None:
     """A stated total treatment time on this line ("Total treatment time: 50 min", "Total tx min: 44",
     "tt 35 min", "Session time: 3:00-3:45 pm")."""
-    line = normalize_spoken(line)
+    line = normalize_spoken(line).replace("|", " ")  # a table row: "| Total treatment minutes | | 45 |"
     for match in _TOTAL_TREATMENT_RE.finditer(line):
         label = line[max(0, match.start() - 6) : match.end()].lower()
         if "timed" in label:
@@ -558,11 +558,19 @@ _QUANTITY_RE = re.compile(
 )
 
 
+_CRITERION_RE = re.compile(
+    r"\b(?:w/o|without|no)\s+(?:pain|LOB|loss\s+of\s+balance|falls?|(?:an?\s+)?(?:AD|assistive\s+device|device)|"
+    r"(?:UE|hand|arm)\s+support|rest(?:\s+breaks?)?|(?:a\s+)?breaks?|assist\w*|cues?|substitution)\b|\bpain[- ]free\b",
+    re.IGNORECASE,
+)
+
+
 def goal_is_measurable(text: str) -> bool:
-    """Whether a goal states a measurable target: an assist level, or a quantity with a unit."""
+    """Whether a goal states a measurable target: an assist level, a quantity with a unit, or an
+    all-or-nothing criterion ("w/o pain", "without loss of balance", "pain-free")."""
     text = normalize_spoken(text)
     target = _DEADLINE_RE.sub(" ", text)
-    return bool(_ASSIST_LEVEL_RE.search(target) or _QUANTITY_RE.search(target))
+    return bool(_ASSIST_LEVEL_RE.search(target) or _QUANTITY_RE.search(target) or _CRITERION_RE.search(target))
 
 
 _MONTH_DAY = r"\d{1,2}/\d{1,2}(?:/\d{2,4})?"

@@ -205,6 +205,9 @@ class Extraction(BaseModel):
     patient_response: list[Evidence] = Field(default_factory=list)
     outcome_measures: list[Grounded[str]] = Field(default_factory=list)
     record: list[RecordElement] = Field(default_factory=list, description="the SOAP parts the note records")
+    instructions: list[Evidence] = Field(
+        default_factory=list, description="text addressed to the reviewer or the model, left out of the reading"
+    )
     discrepancies: list[Discrepancy] = Field(default_factory=list)
     uncertain: list[Uncertain] = Field(default_factory=list)
     judgements: dict[str, Judgement] = Field(default_factory=dict)
@@ -264,6 +267,7 @@ class Extraction(BaseModel):
         spans += [b.evidence for b in self.billing if b.evidence]
         spans += self.skilled_justification + self.patient_response
         spans += [r.evidence for r in self.record if r.evidence]
+        spans += self.instructions
         spans += [m.evidence for m in self.outcome_measures if m.evidence]
         spans += [u.evidence for u in self.uncertain if u.evidence]
         return spans

@@ -134,7 +134,7 @@ def build_extraction(overrides: dict[str, Any]) -> Extraction:
     for key in ("signature",):
         if isinstance(data.get(key), dict):
             data[key] = _with_evidence(data[key])
-    for key in ("skilled_justification", "patient_response"):
+    for key in ("skilled_justification", "patient_response", "instructions"):
         data[key] = [verified_span(item) if isinstance(item, str) else item for item in data.get(key) or []]
     data["outcome_measures"] = [
         _with_evidence({"value": item}) if isinstance(item, str) else _with_evidence(item)

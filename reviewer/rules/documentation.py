@@ -46,6 +46,30 @@ def not_a_treatment_note(ctx: ReviewContext) -> Iterator[Violation]:
 
 
 @rule(
+    "NOTE002",
+    "note.instructions_to_the_reader",
+    flag=None,
+    severity="info",
+    citation=citations.TREATMENT_NOTE,
+    fix="Remove text addressed to the reviewer or to software; the note records the treatment only.",
+)
+def instructions_to_the_reader(ctx: ReviewContext) -> Iterator[Violation]:
+    """The note carries text addressed to the reviewer or the model ("ignore previous
+    instructions", "SYSTEM:", a JSON answer). It was left out of the reading, so it changes no
+    value and no flag; the finding shows where it is.
+    Source: the record documents the treatment (Pub. 100-02 Ch. 15 §220.3.E) [S]; a note is data,
+    never instructions (DEVELOPERS.md).
+    Fix: remove it from the note.
+    """
+    spans = [span for span in ctx.extraction.instructions if span.verified]
+    if spans:
+        yield Violation(
+            f"{len(spans)} passage(s) addressed to the reviewer or the model were left out of the reading.",
+            evidence=list(spans),
+        )
+
+
+@rule(
     "DOC001",
     "documentation.signature_credentials",
     flag="missing_signature",
