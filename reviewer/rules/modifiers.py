@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
-from reviewer.codes import assistant_modifiers, code_info, split_credentials
+from reviewer.codes import assistant_modifiers, code_info, normalize_code, split_credentials
 from reviewer.rules import citations
 from reviewer.rules.base import Violation, rule
 from reviewer.rules.context import DISCIPLINE_MODIFIERS, ReviewContext
@@ -118,11 +118,24 @@ def _required_assistant_modifiers(ctx: ReviewContext, credentials: list[str]) ->
 
 def _assistant_within_de_minimis(ctx: ReviewContext) -> bool:
     """Every billed block that names the assistant states the assistant's minutes, and each is at
-    most 10% of its block's minutes (the de minimis threshold: no CQ/CO needed)."""
-    named = [b for b in ctx.extraction.blocks if b.assistant_named and b.counted and b.code in ctx.billed]
-    return bool(named) and all(
-        b.assistant_minutes is not None and b.minutes and b.assistant_minutes * 10 <= b.minutes for b in named
-    )
+    most 10% of its block's minutes (the de minimis threshold: no CQ/CO needed). A statement that
+    is not itself a counted block ("the first 2 min of 97530 furnished by T. H., PTA") gives the
+    assistant's minutes of that code, against the code's documented minutes."""
+    shares: list[tuple[int, int]] = []
+    for block in ctx.extraction.blocks:
+        code = normalize_code(block.code or "")
+        if not block.assistant_named or code not in ctx.billed:
+            continue
+        if block.counted:
+            if block.assistant_minutes is None or not block.minutes:
+                return False
+            shares.append((block.assistant_minutes, block.minutes))
+        elif block.minutes is not None and block.verified:
+            documented = ctx.documented_timed_minutes.get(code)
+            if not documented:
+                return False
+            shares.append((block.minutes, documented))
+    return bool(shares) and all(assistant * 10 <= minutes for assistant, minutes in shares)
 
 
 @rule(
