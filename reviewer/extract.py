@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, partial
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from reviewer import blocks as segmentation
 from reviewer import clock, parsing, reconcile
@@ -384,22 +384,28 @@ def record_line(note: NumberedNote, part: str) -> int | None:
 
 
 def _record(note: NumberedNote, answers: dict[str, Judgement]) -> list[RecordElement]:
-    """Each SOAP part: recorded where a line names it, or where the model points to a line with
-    content; absent only when no line names it and the model is sure there is none."""
+    """Each SOAP part: recorded where a line names it in its own words; absent only when no line
+    names it and the model is sure there is none. A line the model points to that names nothing of
+    the part is a disagreement of the witnesses: doubtful, shown with that line, no finding."""
     out: list[RecordElement] = []
     for part in RECORD_PARTS:
         number = record_line(note, part)
-        source: Literal["parser", "model"] = "parser"
-        pick = answers.get(f"record_{part}")
-        if number is None and pick is not None and pick.answer != NONE:
-            number, source = content_line(note, int(pick.answer)), "model"
         if number is not None:
             out.append(
-                RecordElement(part=part, present=True, evidence=_line_evidence(note, number, part), source=source)
+                RecordElement(part=part, present=True, evidence=_line_evidence(note, number, part), source="parser")
             )
-        elif pick is not None:  # "none", sure or not, or a pointer to an empty heading
-            sure = pick.answer == NONE and (pick.confidence if pick.confidence is not None else 1.0) >= ABSENT_MIN
-            out.append(RecordElement(part=part, present=False if sure else None))
+            continue
+        pick = answers.get(f"record_{part}")
+        if pick is None:
+            continue
+        pointed = content_line(note, int(pick.answer)) if pick.answer != NONE else None
+        sure = pick.answer == NONE and (pick.confidence if pick.confidence is not None else 1.0) >= ABSENT_MIN
+        evidence = _line_evidence(note, pointed, part) if pointed is not None else None
+        out.append(
+            RecordElement(
+                part=part, present=False if sure else None, evidence=evidence, source="model" if evidence else "none"
+            )
+        )
     return out
 
 
