@@ -17,8 +17,7 @@ from reviewer.episode_outputs import cloned_note_rates, episodes_html
 from reviewer.episodes import EpisodeSet
 from reviewer.findings import FLAGS
 from reviewer.providers import BatchPatterns, ProviderPattern, provider_patterns
-from reviewer.report import NoteReport
-from reviewer.store import report_provider
+from reviewer.report import NoteReport, report_provider
 
 CSV_COLUMNS = (
     "note_id", "status", "score", "risk_band", "flags", "units_billed", "units_supported",

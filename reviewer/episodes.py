@@ -19,9 +19,8 @@ from rapidfuzz import fuzz
 
 from reviewer.findings import Finding
 from reviewer.identity import EpisodeKeys, Keyed, keyed_hash, read_date, read_episode_keys
-from reviewer.report import NoteReport
+from reviewer.report import NoteReport, report_provider
 from reviewer.schema import Evidence
-from reviewer.store import report_provider
 
 EPISODE_GAP_DAYS = 60
 _DISCIPLINE_MODIFIERS = {"GP": "PT", "GO": "OT", "GN": "SLP"}

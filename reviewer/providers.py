@@ -14,9 +14,8 @@ from collections import defaultdict
 from pydantic import BaseModel, Field
 
 from reviewer.codes import is_timed, normalize_modifier
-from reviewer.report import NoteReport
+from reviewer.report import NoteReport, report_provider
 from reviewer.schema import Extraction
-from reviewer.store import report_provider
 
 DISTINCT_SERVICE_MODIFIERS = frozenset({"59", "XE", "XP", "XS", "XU"})
 MIN_MINUTES_PER_UNIT = 15.0

@@ -99,3 +99,9 @@ class NoteReport(BaseModel):
     )
     raw_model_output: str | None = Field(default=None, description="the model's last raw output, for re-scoring")
     note_text: str | None = Field(default=None, description="the note text the offsets refer to (kept local)")
+
+
+def report_provider(report: NoteReport) -> str | None:
+    """The signing clinician, the key of the provider-level patterns."""
+    signature = report.extraction.signature if report.extraction else None
+    return signature.name if signature and signature.name else None

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from reviewer.db import ReviewResult, make_engine, utcnow
-from reviewer.report import NoteReport
+from reviewer.report import NoteReport, report_provider
 
 _KEY_CHUNK = 500  # keys per IN (...) query; stays under SQLite's bound-parameter limit
 
@@ -55,12 +55,6 @@ def report_key(report: NoteReport) -> str:
         state=report.state,
         edit_tables=report.edit_tables_loaded,
     )
-
-
-def report_provider(report: NoteReport) -> str | None:
-    """The signing clinician, the key of the provider-level patterns."""
-    signature = report.extraction.signature if report.extraction else None
-    return signature.name if signature and signature.name else None
 
 
 class ResultStore:

@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session, defer, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from reviewer.db import ReviewResult, make_engine, utcnow
-from reviewer.report import NoteReport
-from reviewer.store import report_provider
+from reviewer.report import NoteReport, report_provider
 from reviewer.triage.models import FINDING_ACTIONS, NOTE_OUTCOMES, AuditEvent, FindingDecision, QueueItem
 from reviewer.triage.ranking import risk_priority
 
