@@ -109,7 +109,7 @@ def test_openai_backend_does_not_retry_a_client_error():
 
 @pytest.mark.parametrize(("limit", "expected"), [(2, 2), (None, 6)])
 def test_openai_backends_share_the_endpoints_concurrency_limit(limit, expected):
-    with FakeOpenAIServer(ANSWER, delay=0.3) as server:
+    with FakeOpenAIServer(ANSWER, delay=1.0) as server:  # long enough that all six overlap on a loaded machine
         settings = Settings(openai_base_url=server.url, openai_max_concurrency=limit)
         backends = [OpenAIBackend(settings) for _ in range(2)]  # two backends of one process, one endpoint
         threads = [threading.Thread(target=backends[n % 2].complete, args=(MESSAGES, SCHEMA)) for n in range(6)]
