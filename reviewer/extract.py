@@ -285,9 +285,9 @@ def document_type(note: NumberedNote, billing: list[BillingLine], answers: dict[
 def other_document_line(note: NumberedNote, anywhere: bool = True) -> int | None:
     """The line that shows the document is not a daily note: a title cue among the first lines, a
     message header, or (`anywhere`) an evaluation's, report's or letter's wording anywhere."""
-    titled = [n for n in cue_lines(note, "document") if n <= TITLE_LINES]
-    if titled:
-        return titled[0]
+    titled = _title_line(note)
+    if titled is not None:
+        return titled
     if is_template(note):
         return 1
     if len(message_fields(note)) >= 2:
@@ -297,15 +297,23 @@ def other_document_line(note: NumberedNote, anywhere: bool = True) -> int | None
 
 def is_template(note: NumberedNote) -> bool:
     """A form not yet filled in: most of its lines are headings or labels with nothing after them."""
-    empty = sum(1 for n in range(1, len(note.lines) + 1) if _LABEL_RE.match(note.lines[n - 1]))
+    empty = sum(1 for line in note.lines if _LABEL_RE.match(line))
     return len(note.lines) >= 5 and empty >= 0.6 * len(note.lines)
+
+
+def _title_line(note: NumberedNote) -> int | None:
+    """The first of the document's first lines that names another document type."""
+    return next((n for n in cue_lines(note, "document") if n <= TITLE_LINES), None)
+
+
+def _p_yes(judgement: Judgement) -> float:
+    """P(yes) of a yes/no answer: its confidence, else 1 or 0 by the answer."""
+    return judgement.confidence if judgement.confidence is not None else float(judgement.answer == "yes")
 
 
 def _p_other(answers: dict[str, Judgement]) -> float:
     judgement = answers.get("doc")
-    if judgement is None:
-        return 0.0
-    return judgement.confidence if judgement.confidence is not None else float(judgement.answer == "yes")
+    return _p_yes(judgement) if judgement is not None else 0.0
 
 
 def is_other_document(note: NumberedNote, answers: dict[str, Judgement]) -> bool:
@@ -313,11 +321,10 @@ def is_other_document(note: NumberedNote, answers: dict[str, Judgement]) -> bool
     kind of document, or leans to it and the document's first lines call it a letter, memo,
     appeal, request, report or instruction, or open with message header fields (the cues only
     lower the bar; the model decides)."""
-    judgement = answers.get("doc")
-    if judgement is None:
+    if "doc" not in answers:
         return False
-    p_other = judgement.confidence if judgement.confidence is not None else float(judgement.answer == "yes")
-    titled = any(number <= TITLE_LINES for number in cue_lines(note, "document"))
+    p_other = _p_other(answers)
+    titled = _title_line(note) is not None
     headed = len(message_fields(note)) >= 2
     return (
         p_other >= OTHER_DOC_MIN
@@ -973,8 +980,7 @@ def _goals(note: NumberedNote, lines: list[int], answers: dict[str, Judgement]) 
     impairment = answers.get(f"goal_function:{lines[0]}")
     functional = None
     if impairment is not None and not names_activity(note, lines[0]):
-        sure = impairment.confidence if impairment.confidence is not None else float(impairment.answer == "yes")
-        functional = sure < IMPAIRMENT_GOAL_MIN
+        functional = _p_yes(impairment) < IMPAIRMENT_GOAL_MIN
     for number in _goal_list(note, lines[0]):
         evidence = _line_evidence(note, number, "goal")
         text = _GOAL_PREFIX_RE.sub("", evidence.text).strip()
