@@ -1,5 +1,5 @@
 """The database: one SQLAlchemy metadata for the review store, the CMS edit tables, the distributed
-batch and the triage queue.
+batch, the episodes and the triage queue.
 
 SQLite by default (`REVIEWER_DATABASE_URL`), any SQLAlchemy URL (e.g. PostgreSQL) otherwise.
 Tables are created and upgraded by Alembic migrations (`reviewer/migrations`).
@@ -152,6 +152,29 @@ class BatchItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # reviews started (>1: taken over)
     retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # 429/5xx retries of its model calls
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EpisodeRow(Base):
+    """One episode of care as the latest batch that reviewed its patient's notes built it.
+
+    `data_json` is the episode (`reviewer.episodes.Episode`): visits, billed units, episode keys as
+    offsets and the episode findings. It holds no note text and no identifier: the patient is a
+    truncated keyed hash, so the table can be read by anyone who may read the results.
+    """
+
+    __tablename__ = "episodes"
+    __table_args__ = (UniqueConstraint("episode_id", name="uq_episodes_episode_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    episode_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    patient: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    discipline: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    first_date: Mapped[date] = mapped_column(Date, nullable=False)
+    last_date: Mapped[date] = mapped_column(Date, nullable=False)
+    visits: Mapped[int] = mapped_column(Integer, nullable=False)
+    findings: Mapped[int] = mapped_column(Integer, nullable=False)
+    data_json: Mapped[str] = mapped_column(Text, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
@@ -68,6 +69,7 @@ class Visit(BaseModel):
 
 
 class EpisodeFinding(Finding):
+    scope: Literal["note", "episode"] = "episode"
     episode_id: str
     note_id: str | None = Field(default=None, description="the visit it concerns; None: the whole episode")
 

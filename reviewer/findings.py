@@ -46,3 +46,6 @@ class Finding(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     code: str | None = Field(default=None, description="CPT code concerned, if one")
     units_at_risk: int = 0
+    scope: Literal["note", "episode"] = Field(
+        default="note", description="episode: raised on the patient's visits together (rules/episode.py)"
+    )

@@ -141,3 +141,43 @@ def test_authorization_draft_rests_on_verified_spans_with_placeholders(batch_run
 def test_authorization_for_an_unknown_patient_is_a_usage_error(batch_run):
     result = CliRunner().invoke(app, ["episodes", str(batch_run["tmp"] / "out1"), "--authorization", "P-nobody"])
     assert result.exit_code == 2 and "no episode of patient" in result.output
+
+
+def test_the_batch_stores_its_episodes_and_a_rerun_changes_no_row(batch_run):
+    from sqlalchemy import create_engine
+
+    from reviewer.episode_store import load_episodes, save_episodes
+    from reviewer.episodes import EpisodeSet
+
+    engine = create_engine(f"sqlite:///{batch_run['tmp'] / 'results.db'}")
+    stored = load_episodes(engine)
+    assert sorted(e.model_dump_json() for e in stored) == sorted(
+        e.model_dump_json() for e in read_episodes(batch_run["tmp"] / "out2").episodes
+    )
+    assert save_episodes(engine, EpisodeSet(episodes=stored)) == 0
+    engine.dispose()
+
+
+def test_the_queue_ranks_episode_findings_with_the_note_findings(batch_run, tmp_path):
+    from sqlalchemy import create_engine
+
+    from reviewer.triage.service import TriageQueue
+
+    engine = create_engine(f"sqlite:///{batch_run['tmp'] / 'results.db'}")
+    queue = TriageQueue.open(f"sqlite:///{tmp_path / 'queue.db'}")
+    assert queue.enqueue_results(engine, actor="batch-import") == batch_run["stored"]
+    entries = queue.entries()
+    carried = {}
+    for entry in entries:
+        report = queue.item(entry.id).report
+        carried[entry.note_id] = [f.rule for f in report.findings if f.scope == "episode"]
+    expected = {f"{episode}/{f['note']}" for episode, found in EXPECTED.items() for f in found}
+    assert {note for note, rules in carried.items() if rules} == expected
+    past_certification = next(e for e in entries if e.note_id == "ep03-past-certification/visit-11")
+    clean = next(e for e in entries if e.note_id == "ep01-clean-knee/visit-05")
+    assert past_certification.priority > clean.priority  # EPI002 (an error) puts the visit in the high band
+    assert past_certification.risk_band == clean.risk_band  # the note's own band is unchanged
+    assert queue.enqueue_results(engine, actor="batch-import") == 0
+    assert [a.action for a in queue.audit_trail()].count("refresh") == 0  # nothing changed: nothing refreshed
+    queue.close()
+    engine.dispose()

@@ -192,6 +192,43 @@ def test_a_later_ok_review_replaces_a_failed_one_nobody_picked_up(queue):
     assert queue.item(item_id).review_status == "ok"
 
 
+def _episode_finding(severity: str = "error") -> Finding:
+    return Finding(
+        rule="EPI002",
+        severity=severity,
+        message="visit after the plan of care's certification ended",
+        citation="42 CFR 424.24(c)",
+        fix="Obtain the recertification",
+        scope="episode",
+    )
+
+
+def test_episode_findings_rank_with_the_note_findings(queue):
+    from reviewer.episode_store import attach_episode_findings
+
+    queue.enqueue(make_report("medium", band="medium"), actor="batch")
+    queue.enqueue(attach_episode_findings(make_report("low", band="low", score=90), [_episode_finding()]), actor="batch")
+    entries = queue.entries()
+    assert [e.note_id for e in entries] == ["low", "medium"]  # an episode error puts the visit in the high band
+    assert entries[0].risk_band == "low"  # the note's own band is shown as it is
+
+
+def test_a_later_batch_s_episode_findings_refresh_a_note_nobody_started_on(queue):
+    from reviewer.episode_store import attach_episode_findings
+
+    report = make_report("n1", band="low", score=90)
+    item_id = queue.enqueue(report, actor="batch")
+    before = queue.item(item_id).priority
+    queue.enqueue(attach_episode_findings(report, [_episode_finding()]), actor="batch")
+    item = queue.item(item_id)
+    assert [f.rule for f in item.report.findings] == ["UNIT001", "GOAL001", "EPI002"]
+    assert item.priority > before
+    assert [e.action for e in queue.audit_trail(item_id)] == ["enqueue", "refresh"]
+    queue.claim(item_id, actor="ana", version=item.version)
+    queue.enqueue(report, actor="batch")  # once someone works on it, a later batch changes nothing
+    assert [f.rule for f in queue.item(item_id).report.findings] == ["UNIT001", "GOAL001", "EPI002"]
+
+
 # -- claims and decisions -------------------------------------------------------------------------
 
 

@@ -17,10 +17,13 @@ from reviewer.batch import REMOTE_BACKENDS, batch_reports, discover_notes, run_b
 from reviewer.batch_outputs import write_batch_outputs
 from reviewer.edit_table_store import EditTableStore
 from reviewer.episode_outputs import review_episodes, write_episodes
-from reviewer.fee_schedule import FeeScheduleError, load_fee_schedule
+from reviewer.episode_store import save_episodes
+from reviewer.episodes import EpisodeSet
+from reviewer.fee_schedule import FeeSchedule, FeeScheduleError, load_fee_schedule
 from reviewer.inputs import InputError
 from reviewer.payers import payer_choice_error
-from reviewer.settings import get_settings
+from reviewer.report import NoteReport
+from reviewer.settings import Settings, get_settings
 from reviewer.store import ResultStore
 
 
@@ -57,7 +60,7 @@ def batch(
     if queue:
         from reviewer.commands.batch_queue import queued_batch
 
-        queued_batch(folder, out=out, payer=payer, state=state, backend=backend, db=db)
+        queued_batch(folder, out=out, payer=payer, state=state, backend=backend, db=db, fee_schedule=fee_schedule)
         return
     settings = get_settings()
     if backend:
@@ -91,10 +94,9 @@ def batch(
                 edit_tables=tables,
             )
         reports = batch_reports(store, result.planned)
-        keys = {p.note.note_id: p.key for p in result.planned}
-        episodes = review_episodes(reports, settings, fee_schedule=fees, keys=keys)
-        paths = write_batch_outputs(reports, out, episodes=episodes)
-        paths["episodes"] = write_episodes(episodes, out)
+        episodes, paths = write_outputs(
+            reports, out, store, settings, fees, {p.note.note_id: p.key for p in result.planned}
+        )
     except KeyboardInterrupt:
         fail("interrupted: finished notes are stored; run the same command again to continue", code=130)
     except (InputError, ModelError, SQLAlchemyError, OSError) as exc:
@@ -109,6 +111,22 @@ def batch(
         err=True,
     )
     raise typer.Exit(1 if failed else 0)
+
+
+def write_outputs(
+    reports: list[NoteReport],
+    out: Path,
+    store: ResultStore,
+    settings: Settings,
+    fees: FeeSchedule | None,
+    keys: dict[str, str],
+) -> tuple[EpisodeSet, dict[str, Path]]:
+    """The batch's episodes (built, checked and stored beside the results) and its output files."""
+    episodes = review_episodes(reports, settings, fee_schedule=fees, keys=keys)
+    save_episodes(store.engine, episodes)
+    paths = write_batch_outputs(reports, out, episodes=episodes)
+    paths["episodes"] = write_episodes(episodes, out)
+    return episodes, paths
 
 
 @contextmanager

@@ -12,9 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from reviewer.backends import ModelError, get_backend
 from reviewer.batch import batch_reports, discover_notes, model_info, plan_notes
 from reviewer.batch_items import result_keys
-from reviewer.batch_outputs import write_batch_outputs
-from reviewer.commands.batch import fail, one_line, stop_on_ctrl_c
+from reviewer.commands.batch import fail, one_line, stop_on_ctrl_c, write_outputs
 from reviewer.distributed import QueueError, conninfo, follow, make_app, submit
+from reviewer.fee_schedule import FeeScheduleError, load_fee_schedule
 from reviewer.inputs import InputError
 from reviewer.settings import get_settings
 from reviewer.store import ResultStore
@@ -23,7 +23,14 @@ WORKER_COMMAND = "procrastinate --app=reviewer.distributed.app worker"
 
 
 def queued_batch(
-    folder: Path, *, out: Path, payer: Optional[str], state: Optional[str], backend: Optional[str], db: Optional[str]
+    folder: Path,
+    *,
+    out: Path,
+    payer: Optional[str],
+    state: Optional[str],
+    backend: Optional[str],
+    db: Optional[str],
+    fee_schedule: Optional[Path] = None,
 ) -> None:
     """Queue the folder's notes not yet stored, follow them to the end, then write the batch outputs.
 
@@ -34,6 +41,10 @@ def queued_batch(
     if backend:
         settings = settings.model_copy(update={"backend": backend})
     url = db or settings.database_url
+    try:
+        fees = load_fee_schedule(fee_schedule) if fee_schedule else None
+    except FeeScheduleError as exc:
+        fail(str(exc))
     try:
         conninfo(url)  # a clear error before any work when the store is not PostgreSQL
         notes = discover_notes(folder)
@@ -49,8 +60,10 @@ def queued_batch(
         typer.echo(f"{len(sent)} notes queued as batch {name}; workers on any machine: {WORKER_COMMAND}", err=True)
         with stop_on_ctrl_c() as stop:
             progress = follow(store.engine, name, total=len(unique), already_done=len(unique) - len(sent), stop=stop)
-        reports = batch_reports(store, planned, stored_under=result_keys(store.engine, unique))
-        paths = write_batch_outputs(reports, out)
+        stored_under = result_keys(store.engine, unique)
+        reports = batch_reports(store, planned, stored_under=stored_under)
+        keys = {p.note.note_id: stored_under.get(p.key, p.key) for p in planned}
+        episodes, paths = write_outputs(reports, out, store, settings, fees, keys)
     except KeyboardInterrupt:
         fail("stopped following: the notes stay queued for the workers; run the same command again to follow", code=130)
     except (QueueError, InputError, ModelError, SQLAlchemyError, ProcrastinateException, OSError) as exc:
@@ -63,7 +76,8 @@ def queued_batch(
         extras.append(f"{progress.taken_over} taken over from a stopped worker")
     typer.echo(
         f"{len(reports)} notes: {len(reports) - failed} ok, {failed} failed ({'; '.join(extras)})."
-        f" Wrote {paths['jsonl']}, {paths['csv']} and {paths['html']}",
+        f" {len(episodes.episodes)} episodes, {sum(len(e.findings) for e in episodes.episodes)} episode findings."
+        f" Wrote {paths['jsonl']}, {paths['csv']}, {paths['html']} and {paths['episodes']}",
         err=True,
     )
     raise typer.Exit(1 if failed else 0)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, defer, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from reviewer.db import ReviewResult, make_engine, utcnow
+from reviewer.episode_store import attach_episode_findings, findings_by_note, load_episodes
 from reviewer.report import NoteReport, report_provider
 from reviewer.triage.models import FINDING_ACTIONS, NOTE_OUTCOMES, AuditEvent, FindingDecision, QueueItem
 from reviewer.triage.ranking import risk_priority
@@ -142,7 +143,8 @@ class TriageQueue:
     ) -> int:
         """Add each (report, result key) whose note is not queued yet; how many were added.
 
-        A queued note whose review failed and that nobody has picked up yet takes a later ok report.
+        A queued note whose review failed and that nobody has picked up yet takes a later ok report, and
+        one nobody has started on takes a later batch's episode findings (`_refreshed`).
         """
         by_key: dict[str, tuple[NoteReport, str | None]] = {}
         for report, result_key in reports:
@@ -152,14 +154,8 @@ class TriageQueue:
                 with self._sessions.begin() as session:
                     known = _known_items(session, list(by_key))
                     for key, item in known.items():
-                        report, result_key = by_key[key]
-                        if item.status == "open" and item.review_status == "failed" and report.status == "ok":
-                            before = {"review_status": "failed"}
-                            _fill_item(item, report, result_key)
-                            after = {"review_status": "ok", "score": item.score, "risk_band": item.risk_band}
-                            session.add(
-                                AuditEvent(item_id=item.id, actor=actor, action="refresh", before=before, after=after)
-                            )
+                        if change := _refreshed(session, item, *by_key[key]):
+                            session.add(AuditEvent(item_id=item.id, actor=actor, action="refresh", **change))
                     new_keys = [key for key in by_key if key not in known]
                     for key in new_keys:
                         item = QueueItem(item_key=key, source=source, status="open", decision_fixes=[])
@@ -181,14 +177,18 @@ class TriageQueue:
         raise TriageError("The queue is being filled with the same notes by someone else; try again.")
 
     def enqueue_results(self, results_engine: Engine, *, actor: str) -> int:
-        """Queue every reviewed note of a batch result store (the `review_results` table)."""
+        """Queue every reviewed note of a batch result store (the `review_results` table), each with the
+        episode findings the batch stored for it, so they rank with the note's own findings."""
         with Session(results_engine) as session:
             rows = session.execute(select(ReviewResult.report_json, ReviewResult.result_key)).all()
-        return self.enqueue_many(
-            ((NoteReport.model_validate_json(report_json), key) for report_json, key in rows),
-            actor=actor,
-            source="batch",
-        )
+        episode_findings = findings_by_note(load_episodes(results_engine))
+        reports = []
+        for report_json, key in rows:
+            report = NoteReport.model_validate_json(report_json)
+            if found := episode_findings.get((key, report.note_id)):
+                report = attach_episode_findings(report, found)
+            reports.append((report, key))
+        return self.enqueue_many(reports, actor=actor, source="batch")
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -368,6 +368,44 @@ def _fill_item(item: QueueItem, report: NoteReport, result_key: str | None) -> N
     item.score = report.score
     item.risk_band = report.risk_band
     item.priority = risk_priority(report)
+
+
+def _refreshed(session: Session, item: QueueItem, report: NoteReport, result_key: str | None) -> dict | None:
+    """Update a queued item from a later report where that is safe; its audit `before`/`after`, or None.
+
+    A failed review nobody has picked up takes a later ok report; a note nobody has started on takes
+    the episode findings of a later batch."""
+    if item.status == "open" and item.review_status == "failed" and report.status == "ok":
+        _fill_item(item, report, result_key)
+        return {
+            "before": {"review_status": "failed"},
+            "after": {"review_status": "ok", "score": item.score, "risk_band": item.risk_band},
+        }
+    if changed := _new_episode_findings(session, item, report):
+        before = {"episode_findings": _rules(changed[0]), "priority": item.priority}
+        _fill_item(item, changed[1], item.result_key)
+        return {"before": before, "after": {"episode_findings": _rules(changed[1]), "priority": item.priority}}
+    return None
+
+
+def _new_episode_findings(
+    session: Session, item: QueueItem, report: NoteReport
+) -> tuple[NoteReport, NoteReport] | None:
+    """(the item's report, that report with `report`'s episode findings) when a later batch changed the
+    episode findings of a note nobody has started on (open, unclaimed, no finding decided); else None."""
+    if item.status != "open" or item.claimed_by is not None or item.review_status == "failed":
+        return None
+    if session.scalar(select(FindingDecision.id).where(FindingDecision.item_id == item.id).limit(1)) is not None:
+        return None
+    queued = NoteReport.model_validate_json(item.report_json)
+    episode = [f for f in report.findings if f.scope == "episode"]
+    if episode == [f for f in queued.findings if f.scope == "episode"]:
+        return None
+    return queued, attach_episode_findings(queued, episode)
+
+
+def _rules(report: NoteReport) -> list[str]:
+    return [f.rule for f in report.findings if f.scope == "episode"]
 
 
 def _get(session: Session, item_id: int) -> QueueItem:
