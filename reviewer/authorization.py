@@ -62,7 +62,7 @@ def draft_request(episode: Episode, reports: dict[str, NoteReport]) -> Authoriza
     )
     sentences = [_course(episode, discipline), _goals(episode, reports), _measures(episode), _skill(episode, reports)]
     plan = next((v for v in reversed(episode.visits) if v.keys.certified_through), None)
-    if plan and plan.keys.certified_through:
+    if plan and plan.keys.certified_through and plan.keys.certified_through.evidence:
         sentences.append(Sentence(
             text=f"Plan: continue {discipline} under the plan of care certified through {plan.keys.certified_through.value};"
             " [number of further visits requested] visits requested.",
@@ -102,6 +102,8 @@ def _measures(episode: Episode) -> Sentence:
     series: dict[str, list[tuple[str, Cited]]] = {}
     for visit in episode.visits:
         for measure in visit.measures:
+            if measure.evidence is None:
+                continue
             name = measure.value.split()[0]
             series.setdefault(name, []).append((measure.value, Cited(note_id=visit.note_id, evidence=measure.evidence)))
     if not series:

@@ -29,7 +29,7 @@ def review_episodes(
     keys: dict[str, str] | None = None,
 ) -> EpisodeSet:
     """Group a batch's reports into episodes and run the episode rules on them."""
-    episodes = build_episodes(reports, secret=install_secret(settings.identity_secret_file), keys=keys)
+    episodes = build_episodes(reports, secret=install_secret(settings.identity_secret_file), keys_by_note=keys)
     evaluate_episodes(episodes.episodes, fee_schedule=fee_schedule)
     return episodes
 

@@ -19,9 +19,10 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from reviewer.findings import Finding
-from reviewer.identity import EpisodeKeys, Keyed, keyed_hash, read_date, read_episode_keys
+from reviewer.identity import authorization_key, identity_at, keyed_hash, patient_keys
+from reviewer.parsing import read_date
 from reviewer.report import NoteReport, report_provider
-from reviewer.schema import Evidence
+from reviewer.schema import EpisodeKeys, Evidence, Grounded
 
 EPISODE_GAP_DAYS = 60
 _DISCIPLINE_MODIFIERS = {"GP": "PT", "GO": "OT", "GN": "SLP"}
@@ -54,9 +55,10 @@ class Visit(BaseModel):
     assistant_signed: bool = False
     payer: str = "medicare"
     keys: EpisodeKeys = Field(default_factory=EpisodeKeys)
+    authorization: str | None = Field(default=None, description="keyed hash of the authorization number written")
     billing: list[BilledLine] = Field(default_factory=list)
     note_flags: list[str] = Field(default_factory=list)
-    measures: list[Keyed] = Field(default_factory=list, description="outcome measures with their values")
+    measures: list[Grounded[str]] = Field(default_factory=list, description="outcome measures with their values")
     clone_match: CloneMatch | None = None
 
     @property
@@ -103,23 +105,27 @@ class EpisodeSet(BaseModel):
     undated: int = Field(default=0, description="notes without a readable date of service")
 
 
-def build_episodes(reports: list[NoteReport], *, secret: bytes, keys: dict[str, str] | None = None) -> EpisodeSet:
-    """Group the ok reports that carry their note text into episodes. `keys`: each note's store key by note id."""
+def build_episodes(
+    reports: list[NoteReport], *, secret: bytes, keys_by_note: dict[str, str] | None = None
+) -> EpisodeSet:
+    """Group the ok reports that carry their note text into episodes, by the episode keys their
+    extractions read. `keys_by_note`: each note's result-store key by note id."""
     result = EpisodeSet()
     visits: list[tuple[list[str], Visit, str]] = []
     for report in reports:
         if report.status != "ok" or report.extraction is None or report.note_text is None:
             continue
-        episode_keys, patients = read_episode_keys(report.note_text, secret=secret)
-        visit = _visit(report, episode_keys, (keys or {}).get(report.note_id, ""))
-        if visit is not None:
-            visit.measures = _measure_values(report)
+        keys = report.extraction.episode
+        patients = patient_keys(identity_at(report.note_text, keys), secret)
+        visit = _visit(report, (keys_by_note or {}).get(report.note_id, ""))
         if visit is None:
             result.undated += 1
         elif not patients:
             result.unidentified += 1
         else:
-            visits.append((patients, visit, _narrative(report.note_text, episode_keys)))
+            visit.authorization = authorization_key(report.note_text, keys, secret)
+            visit.measures = _measure_values(report)
+            visits.append((patients, visit, _narrative(report.note_text)))
     patient_of = _patients([p for p, _, _ in visits])
     _match_clones(visits, patient_of)
     by_patient_discipline: dict[tuple[str, str], list[Visit]] = defaultdict(list)
@@ -136,15 +142,12 @@ def similarity(first: str, second: str) -> float:
     return float(fuzz.ratio(first, second))
 
 
-def _visit(report: NoteReport, keys: EpisodeKeys, result_key: str) -> Visit | None:
+def _visit(report: NoteReport, result_key: str) -> Visit | None:
+    """The visit a note documents, on the date of service the extraction verified (None without one)."""
     extraction = report.extraction
     assert extraction is not None
-    dos, evidence = None, None
-    if extraction.date_of_service and extraction.date_of_service.verified:
-        dos, evidence = read_date(extraction.date_of_service.value.strip()), extraction.date_of_service.evidence
-    if dos is None and keys.date_of_service:
-        dos, evidence = date.fromisoformat(keys.date_of_service.value), keys.date_of_service.evidence
-    if dos is None:
+    dos = extraction.date_of_service
+    if dos is None or not dos.verified or (written := read_date(dos.value)) is None:
         return None
     billing = [BilledLine(code=b.code, units=b.units or 1, modifiers=list(b.modifiers)) for b in extraction.billing]
     discipline: str | None = extraction.discipline or next(
@@ -156,14 +159,14 @@ def _visit(report: NoteReport, keys: EpisodeKeys, result_key: str) -> Visit | No
     return Visit(
         note_id=report.note_id,
         result_key=result_key,
-        date_of_service=dos,
-        date_evidence=evidence,
+        date_of_service=written,
+        date_evidence=dos.evidence,
         visit_number=extraction.visit_number.value if extraction.visit_number else None,
         discipline=discipline,
         clinician=report_provider(report),
         assistant_signed=bool(credentials) and all(c in {"PTA", "OTA", "COTA", "COTA/L", "LPTA"} for c in credentials),
         payer=report.payer,
-        keys=keys,
+        keys=extraction.episode,
         billing=billing,
         note_flags=list(report.flags),
     )
@@ -174,7 +177,7 @@ _MEASURE_VALUE_RE = re.compile(
 )
 
 
-def _measure_values(report: NoteReport) -> list[Keyed]:
+def _measure_values(report: NoteReport) -> list[Grounded[str]]:
     """Each verified outcome measure the extraction names, with the value written right after it
     ("TUG 14.8 sec"): the span runs from the measure's name to the end of its value."""
     assert report.extraction is not None and report.note_text is not None
@@ -187,7 +190,7 @@ def _measure_values(report: NoteReport) -> list[Keyed]:
         if value:
             text = report.note_text[span.start : value.end()].rstrip()
             found.append(
-                Keyed(
+                Grounded[str](
                     value=text,
                     evidence=Evidence(
                         text=text, start=span.start, end=span.start + len(text), match="exact", supports="outcome"
@@ -245,7 +248,7 @@ _DATE_TOKEN_RE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b"
 _VISIT_TOKEN_RE = re.compile(r"\bvisit\s*#?\s*\d+(?:\s*(?:of|/)\s*\d+)?", re.I)
 
 
-def _narrative(text: str, keys: EpisodeKeys) -> str:
+def _narrative(text: str) -> str:
     """The note's own words, as the clone check compares them: without the header, identifier,
     billing and signature lines, dates and visit numbers, lower-cased with spaces collapsed."""
     lines = [line for line in text.splitlines() if line.strip() and not _DROP_LINE_RE.search(line)]

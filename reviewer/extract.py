@@ -25,6 +25,7 @@ from reviewer.blocks import Block
 from reviewer.codes import code_info, is_timed
 from reviewer.data import load_yaml
 from reviewer.grounding import NumberedNote
+from reviewer.identity import read_episode_keys
 from reviewer.prompts import PromptTemplate
 from reviewer.schema import (
     ActivityKind,
@@ -583,6 +584,7 @@ def build_extraction(
     for key, shown in (("skill", skill), ("response", response)):
         if not shown and key not in doubtful:
             _absence_witness(note, key, goal_numbers, doubtful, discrepancies)
+    episode, episode_conflicts = read_episode_keys(note.text)
     return Extraction(
         document_type=kind,
         document_evidence=_line_evidence(note, kind_line, "document") if kind == "other" and kind_line else None,
@@ -613,8 +615,9 @@ def build_extraction(
             Grounded[str](value=name, evidence=_span(note, start, end, "outcome"))
             for name, start, end in parsing.find_outcome_measures(note.text)
         ],
+        episode=episode,
         discrepancies=discrepancies,
-        uncertain=uncertain,
+        uncertain=uncertain + episode_conflicts,
         judgements=answers,
         doubtful=doubtful,
     )

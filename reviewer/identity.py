@@ -1,15 +1,18 @@
 """Episode keys read from a note's text: who the patient is, and where the note sits in a plan of care.
 
-The reading path (`extract.py`) does not read these yet, so the program reads them here, each with the
-span of the note it came from (offsets into the note text, checked to hold the value exactly):
-- patient identity as the note writes it: the MRN, else the name plus the date of birth;
+The extraction (`extract.py`) calls `read_episode_keys`, so the keys travel in `Extraction.episode`
+with their evidence, computed and checked by the program like every other value:
+- where the note writes the patient's identity: the MRN, the name, the date of birth;
 - whether the document is an initial evaluation, a progress report or a re-evaluation (its title line);
 - the plan of care's certification dates ("POC 02/18/25 - 04/15/25", "certified through 05/15/2025");
-- an authorization number and the visits authorised ("Auth # UHC-55821, 12 visits authorized").
+- an authorization number (where it is written) and the visits authorised ("12 visits authorized").
+The date of service and the visit number are the extraction's own. A key the note writes with two
+different values is uncertain: it is left out and reported, so no episode finding rests on it.
 
-Identifiers are protected health information. `patient_keys` turns them into keyed hashes (HMAC-SHA256
-with a per-install secret, `install_secret`), which is all the grouping needs; the identifiers
-themselves are never stored, logged or written out, only the offsets where the note holds them.
+Identifiers are protected health information. The extraction holds only their offsets; `patient_keys`
+reads them at those offsets and turns them into keyed hashes (HMAC-SHA256 with a per-install secret,
+`install_secret`), which is all the grouping needs. The identifiers are never stored, logged or
+written out.
 """
 
 from __future__ import annotations
@@ -19,18 +22,13 @@ import hmac
 import os
 import re
 import secrets
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from reviewer.schema import Evidence
-
-IDENTITY_READER_VERSION = "1"
-
-_DATE = r"(\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2})"
-_DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%y", "%Y-%m-%d")
-_RANGE_SEP = r"\s*(?:-|–|—|to|through|thru)\s*"
+from reviewer import parsing
+from reviewer.schema import EpisodeKeys, Evidence, Grounded, IdentitySpan, Uncertain
 
 _MRN_RE = re.compile(
     r"\b(?:MRN|Med(?:ical)?\s*Rec(?:ord)?\s*(?:#|No\.?|Number))\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{3,19})\b", re.I
@@ -39,21 +37,12 @@ _NAME_RE = re.compile(
     r"^[ \t]*(?:Patient(?:\s+name)?|Pt(?:\s+name)?|Name)\s*[:.]\s*([A-Z][A-Za-z.'-]*(?:[ ,]+[A-Z][A-Za-z.'-]*){0,3})",
     re.M,
 )
-_DOB_RE = re.compile(r"\b(?:DOB|D\.O\.B\.|Date\s+of\s+birth)\s*[:.]?\s*" + _DATE, re.I)
-_DOS_RE = re.compile(r"\b(?:DOS|Date\s+of\s+service|Visit\s+date|Date)\s*[:.]?\s*" + _DATE, re.I)
+_DOB_RE = re.compile(r"\b(?:DOB|D\.O\.B\.|Date\s+of\s+birth)\s*[:.]?\s*" + parsing.DATE_PATTERN, re.I)
 _TITLE_RE = re.compile(
     r"^[ \t]*(?:(?:PT|OT|SLP|Physical\s+Therapy|Occupational\s+Therapy)\s+)?"
     r"(Initial\s+Evaluation|Evaluation|Progress\s+Report|Progress\s+Note|Re-?evaluation|Recertification)"
     r"(?:\s*(?:[-–:/|(].*)?)?$",
     re.I | re.M,
-)
-_CERT_THROUGH_RE = re.compile(r"\bcert(?:ified|ification)?\s+(?:through|thru|until|to|ends?)\s*:?\s*" + _DATE, re.I)
-_CERT_RANGE_RE = re.compile(
-    r"\b(?:POC|Plan\s+of\s+care|Cert(?:ification)?(?:\s+period)?|Certified)\s*(?:dates?|period)?\s*[:(]?\s*"
-    + _DATE
-    + _RANGE_SEP
-    + _DATE,
-    re.I,
 )
 _AUTH_NUMBER_RE = re.compile(r"\b(?:Auth(?:orization)?)\s*(?:#|No\.?|Number)\s*:?\s*([A-Z0-9][A-Z0-9-]{3,24})\b", re.I)
 _VISITS_AUTHORISED_RE = re.compile(
@@ -61,33 +50,49 @@ _VISITS_AUTHORISED_RE = re.compile(
     re.I,
 )
 _TITLE_LINES = 8  # a document's title sits in its first lines; later mentions ("progress report due") are not titles
+_KINDS = {"initialevaluation": "evaluation", "progressnote": "progress_report", "progressreport": "progress_report",
+          "recertification": "reevaluation"}  # fmt: skip
 
 
-class Span(BaseModel):
-    """Where an identifier sits in the note: offsets only, never its text."""
-
-    supports: str
-    start: int
-    end: int
-
-
-class Keyed(BaseModel):
-    """A value the episode rules read, with the note text it came from."""
-
-    value: str
-    evidence: Evidence
-
-
-class EpisodeKeys(BaseModel):
-    """What groups a note into an episode and places it in it. Nothing here identifies a patient."""
-
-    identity_spans: list[Span] = Field(default_factory=list, description="where the MRN, name and DOB sit")
-    date_of_service: Keyed | None = None
-    document_kind: Keyed | None = Field(default=None, description="evaluation, progress_report or reevaluation")
-    certified_from: Keyed | None = None
-    certified_through: Keyed | None = None
-    authorization_number: Keyed | None = Field(default=None, description="its value is a keyed hash")
-    visits_authorized: Keyed | None = None
+def read_episode_keys(text: str) -> tuple[EpisodeKeys, list[Uncertain]]:
+    """The episode keys the note writes, and the keys it writes with two different values (left out)."""
+    keys = EpisodeKeys(identity_spans=_identity_spans(text))
+    uncertain: list[Uncertain] = []
+    head = "\n".join(text.splitlines()[:_TITLE_LINES])
+    if match := _TITLE_RE.search(head):
+        kind = _KINDS.get(re.sub(r"[\s-]+", "", match.group(1).lower()), re.sub(r"[\s-]+", "", match.group(1).lower()))
+        keys.document_kind = Grounded[str](
+            value=kind, evidence=_evidence(text, match.start(1), match.end(1), "document_kind")
+        )
+    periods = [(start, end) for start, end in parsing.plan_of_care_periods(text) if _iso(start) and _iso(end)]
+    through = [found for found in parsing.certified_through(text) if _iso(found)]
+    ends = through or [end for _, end in periods]
+    if len({_iso(found) for found in ends}) > 1 or len({_iso(start) for start, _ in periods}) > 1:
+        uncertain.append(_conflict("certification", "certification periods", [*ends, *(s for s, _ in periods)]))
+    else:
+        if periods:
+            keys.certified_from = _keyed_date(text, periods[0][0], "certified_from")
+        if ends:
+            keys.certified_through = _keyed_date(text, ends[0], "certified_through")
+    authorised = [(m, int(m.group(1) or m.group(2))) for m in _VISITS_AUTHORISED_RE.finditer(text)]
+    if len({n for _, n in authorised}) > 1:
+        uncertain.append(_conflict("visits_authorized", "numbers of visits authorized", [(str(n), m.start(), m.end())
+                                                                                          for m, n in authorised]))  # fmt: skip
+    elif authorised:
+        match, number = authorised[0]
+        keys.visits_authorized = Grounded[int](
+            value=number, evidence=_evidence(text, match.start(), match.end(), "visits_authorized")
+        )
+    mrns = {m.group(1).upper() for m in _MRN_RE.finditer(text)}
+    if len(mrns) > 1:
+        keys.identity_spans = [s for s in keys.identity_spans if s.supports != "mrn"]
+        uncertain.append(
+            Uncertain(
+                field="mrn",
+                reason=f"the note writes {len(mrns)} different MRNs; the patient is joined by name and date of birth",
+            )
+        )
+    return keys, uncertain
 
 
 class Identity(BaseModel):
@@ -98,62 +103,20 @@ class Identity(BaseModel):
     date_of_birth: date | None = None
 
 
-def read_date(text: str) -> date | None:
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
+def identity_at(text: str, keys: EpisodeKeys) -> Identity:
+    """The identifiers the note writes at the offsets its episode keys give."""
+    mrn, name, born = (keys.span(kind) for kind in ("mrn", "name", "date_of_birth"))
+    return Identity(
+        mrn=text[mrn.start : mrn.end].upper() if mrn else None,
+        name=text[name.start : name.end] if name else None,
+        date_of_birth=parsing.read_date(text[born.start : born.end]) if born else None,
+    )
 
 
-def read_identity(text: str) -> tuple[Identity, list[Span]]:
-    """The patient identifiers the note writes, and where it writes them."""
-    spans: list[Span] = []
-    identity = Identity()
-    if match := _MRN_RE.search(text):
-        identity.mrn = match.group(1).upper()
-        spans.append(Span(supports="mrn", start=match.start(1), end=match.end(1)))
-    if match := _NAME_RE.search(text):
-        name = re.split(r"\s{2,}|\t", match.group(1).strip())[0].strip(" ,")
-        identity.name = name
-        spans.append(Span(supports="name", start=match.start(1), end=match.start(1) + len(name)))
-    if (match := _DOB_RE.search(text)) and (born := read_date(match.group(1))):
-        identity.date_of_birth = born
-        spans.append(Span(supports="date_of_birth", start=match.start(1), end=match.end(1)))
-    return identity, spans
-
-
-def read_episode_keys(text: str, *, secret: bytes) -> tuple[EpisodeKeys, list[str]]:
-    """The episode keys of a note and its patient keys (keyed hashes; empty when no identity is written)."""
-    identity, spans = read_identity(text)
-    keys = EpisodeKeys(identity_spans=spans)
-    keys.date_of_service = _first_date(text, _DOS_RE, "date_of_service")
-    head = "\n".join(text.splitlines()[:_TITLE_LINES])
-    if match := _TITLE_RE.search(head):
-        kind = re.sub(r"[\s-]+", "", match.group(1).lower())
-        value = {"initialevaluation": "evaluation", "progressnote": "progress_report", "progressreport": "progress_report",
-                 "recertification": "reevaluation"}.get(kind, kind)  # fmt: skip
-        keys.document_kind = Keyed(value=value, evidence=_evidence(text, match.start(1), match.end(1), "document_kind"))
-    if match := _CERT_RANGE_RE.search(text):
-        keys.certified_from = _keyed_date(text, match, 1, "certified_from")
-        keys.certified_through = _keyed_date(text, match, 2, "certified_through")
-    if match := _CERT_THROUGH_RE.search(text):
-        keys.certified_through = _keyed_date(text, match, 1, "certified_through")
-    if match := _AUTH_NUMBER_RE.search(text):
-        digest = keyed_hash(secret, "auth", match.group(1).upper())
-        keys.authorization_number = Keyed(
-            value=digest,
-            evidence=Evidence(
-                text="", start=match.start(1), end=match.end(1), match="exact", supports="authorization_number"
-            ),
-        )
-    if match := _VISITS_AUTHORISED_RE.search(text):
-        group = 1 if match.group(1) else 2
-        keys.visits_authorized = Keyed(
-            value=match.group(group), evidence=_evidence(text, match.start(), match.end(), "visits_authorized")
-        )
-    return keys, patient_keys(identity, secret)
+def authorization_key(text: str, keys: EpisodeKeys, secret: bytes) -> str | None:
+    """The keyed hash of the authorization number the note writes, if it writes one."""
+    span = keys.span("authorization_number")
+    return keyed_hash(secret, "auth", text[span.start : span.end].upper()) if span else None
 
 
 def patient_keys(identity: Identity, secret: bytes) -> list[str]:
@@ -184,18 +147,34 @@ def install_secret(path: Path) -> bytes:
     return value
 
 
-def _first_date(text: str, pattern: re.Pattern[str], supports: str) -> Keyed | None:
-    for match in pattern.finditer(text):
-        if read_date(match.group(1)):
-            return _keyed_date(text, match, 1, supports)
-    return None
+def _identity_spans(text: str) -> list[IdentitySpan]:
+    spans = []
+    if match := _MRN_RE.search(text):
+        spans.append(IdentitySpan(supports="mrn", start=match.start(1), end=match.end(1)))
+    if match := _NAME_RE.search(text):
+        name = re.split(r"\s{2,}|\t", match.group(1).strip())[0].strip(" ,")
+        spans.append(IdentitySpan(supports="name", start=match.start(1), end=match.start(1) + len(name)))
+    if (match := _DOB_RE.search(text)) and parsing.read_date(match.group(1)):
+        spans.append(IdentitySpan(supports="date_of_birth", start=match.start(1), end=match.end(1)))
+    if match := _AUTH_NUMBER_RE.search(text):
+        spans.append(IdentitySpan(supports="authorization_number", start=match.start(1), end=match.end(1)))
+    return spans
 
 
-def _keyed_date(text: str, match: re.Match[str], group: int, supports: str) -> Keyed | None:
-    written = read_date(match.group(group))
-    if written is None:
-        return None
-    return Keyed(value=written.isoformat(), evidence=_evidence(text, match.start(group), match.end(group), supports))
+def _iso(found: tuple[str, int, int]) -> str | None:
+    written = parsing.read_date(found[0])
+    return written.isoformat() if written else None
+
+
+def _keyed_date(text: str, found: tuple[str, int, int], supports: str) -> Grounded[str] | None:
+    """A date as an ISO value, with the span where the note writes it."""
+    value = _iso(found)
+    return Grounded[str](value=value, evidence=_evidence(text, found[1], found[2], supports)) if value else None
+
+
+def _conflict(field: str, what: str, found: list[tuple[str, int, int]]) -> Uncertain:
+    values = sorted({value for value, _, _ in found})
+    return Uncertain(field=field, reason=f"the note gives different {what} ({', '.join(values)}); none is used")
 
 
 def _evidence(text: str, start: int, end: int, supports: str) -> Evidence:

@@ -36,7 +36,10 @@ _UNITS_PATTERNS = (
     re.compile(r"(?<![\d.])(\d{1,2})\s*(?:units?|u)(?![a-z])", re.IGNORECASE),
     re.compile(r"units?\s*(\d{1,2})(?!\d)", re.IGNORECASE),
 )
-_DATE_RE = re.compile(r"\b(\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{2}(?:\d{2})?)\b(?!\.\d)")
+DATE_PATTERN = (
+    r"\b(\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{2}(?:\d{2})?)\b(?!\.\d)"  # a full date
+)
+_DATE_RE = re.compile(DATE_PATTERN)
 _DOS_LABEL_RE = re.compile(
     r"\b(?:DOS|date of service|date of tx|date of treatment|service date|visit date|date)\b(?:\s*[:#-]?\s*|\s*\.{2,}\s*)",
     re.IGNORECASE,
@@ -579,22 +582,36 @@ _PLAN_DATES_RE = re.compile(
     rf"({_MONTH_DAY})\s*(?:-|–|—|to|through|thru)\s*({_MONTH_DAY})",
     re.IGNORECASE,
 )
+_CERTIFIED_THROUGH_RE = re.compile(
+    r"\bcert(?:ified|ification)?\s+(?:through|thru|until|to|ends?)\s*:?\s*" + _DATE_RE.pattern, re.IGNORECASE
+)
 _VISIT_OF_RE = re.compile(r"\bvisit\s*#?\s*(\d{1,3})\s*(?:/|of)\s*(\d{1,3})\b", re.IGNORECASE)
 _FREQUENCY_RE = re.compile(
     r"\b(\d)\s*x\s*/?\s*(?:wk|week)s?\b(?:\s*(?:x|for)\s*(\d{1,2})\s*(?:wks?|weeks?)\b)?", re.IGNORECASE
 )
 
 
+def plan_of_care_periods(text: str) -> list[tuple[tuple[str, int, int], tuple[str, int, int]]]:
+    """Every certification period the note writes ("POC 01/06–03/31/25"): (start, end), each (the date
+    as written, with the end's year where the start has none; start offset; end offset)."""
+    periods = []
+    for match in _PLAN_DATES_RE.finditer(text):
+        start, end = match.group(1), match.group(2)
+        if start.count("/") == 1 and end.count("/") == 2:
+            start = f"{start}/{end.rsplit('/', 1)[1]}"
+        periods.append(((start, match.start(1), match.end(1)), (end, match.start(2), match.end(2))))
+    return periods
+
+
 def plan_of_care_start(text: str) -> tuple[str, int, int] | None:
-    """The start of the plan of care's certification period ("POC 01/06–03/31/25"): the date as
-    written, with the end's year when the start has none (value, start, end)."""
-    match = _PLAN_DATES_RE.search(text)
-    if match is None:
-        return None
-    start, end = match.group(1), match.group(2)
-    if start.count("/") == 1 and end.count("/") == 2:
-        start = f"{start}/{end.rsplit('/', 1)[1]}"
-    return start, match.start(1), match.end(1)
+    """The start of the first certification period written (value, start, end)."""
+    periods = plan_of_care_periods(text)
+    return periods[0][0] if periods else None
+
+
+def certified_through(text: str) -> list[tuple[str, int, int]]:
+    """Each end date a certification states on its own ("certified through 07/16/2025")."""
+    return [(m.group(1), m.start(1), m.end(1)) for m in _CERTIFIED_THROUGH_RE.finditer(text)]
 
 
 def visit_of(text: str) -> tuple[int, int, int, int] | None:

@@ -142,6 +142,30 @@ class Clinician(BaseModel):
     evidence: Evidence | None = None
 
 
+class IdentitySpan(BaseModel):
+    """Where the note writes a patient identifier or an authorization number: offsets only, never the
+    text, so an extraction can be stored and shown without them (`identity.patient_keys` hashes them)."""
+
+    supports: Literal["mrn", "name", "date_of_birth", "authorization_number"]
+    start: int
+    end: int
+
+
+class EpisodeKeys(BaseModel):
+    """What places a note in a patient's episode of care (`episodes.py`), each with its evidence."""
+
+    identity_spans: list[IdentitySpan] = Field(default_factory=list)
+    document_kind: Grounded[str] | None = Field(
+        default=None, description="evaluation, progress_report or reevaluation, from the document's title"
+    )
+    certified_from: Grounded[str] | None = Field(default=None, description="ISO date")
+    certified_through: Grounded[str] | None = Field(default=None, description="ISO date")
+    visits_authorized: Grounded[int] | None = None
+
+    def span(self, supports: str) -> IdentitySpan | None:
+        return next((s for s in self.identity_spans if s.supports == supports), None)
+
+
 class Discrepancy(BaseModel):
     """The model and the deterministic parser disagree; shown to the user, never hidden."""
 
@@ -208,6 +232,7 @@ class Extraction(BaseModel):
     instructions: list[Evidence] = Field(
         default_factory=list, description="text addressed to the reviewer or the model, left out of the reading"
     )
+    episode: EpisodeKeys = Field(default_factory=EpisodeKeys, description="the keys of the note's episode of care")
     discrepancies: list[Discrepancy] = Field(default_factory=list)
     uncertain: list[Uncertain] = Field(default_factory=list)
     judgements: dict[str, Judgement] = Field(default_factory=dict)
@@ -269,5 +294,9 @@ class Extraction(BaseModel):
         spans += [r.evidence for r in self.record if r.evidence]
         spans += self.instructions
         spans += [m.evidence for m in self.outcome_measures if m.evidence]
+        for key in (self.episode.document_kind, self.episode.certified_from, self.episode.certified_through,
+                    self.episode.visits_authorized):  # fmt: skip
+            if key is not None and key.evidence is not None:
+                spans.append(key.evidence)
         spans += [u.evidence for u in self.uncertain if u.evidence]
         return spans

@@ -17,9 +17,8 @@ import yaml
 
 from reviewer.episodes import BilledLine, CloneMatch, Episode, Visit
 from reviewer.fee_schedule import FeeSchedule
-from reviewer.identity import EpisodeKeys, Keyed
 from reviewer.rules.episode import EPISODE_RULES, ProgressPolicy, evaluate_episodes
-from reviewer.schema import Evidence
+from reviewer.schema import EpisodeKeys, Evidence, Grounded
 
 CASE_DIR = Path(__file__).resolve().parent / "episode_cases"
 CASES = [
@@ -30,8 +29,8 @@ CASES = [
 ]
 
 
-def _keyed(value: object, supports: str) -> Keyed:
-    return Keyed(value=str(value), evidence=Evidence(text=str(value), start=0, end=len(str(value)), match="exact",
+def _keyed(value: object, supports: str) -> Grounded[str]:
+    return Grounded[str](value=str(value), evidence=Evidence(text=str(value), start=0, end=len(str(value)), match="exact",
                                                      supports=supports))  # fmt: skip
 
 
@@ -54,11 +53,14 @@ def _episode(case: dict, prefix: str = "", discipline: str = "PT", with_cert: bo
         keys = EpisodeKeys()
         if "kind" in spec:
             keys.document_kind = _keyed(spec["kind"], "document_kind")
-        for field in ("certified_from", "certified_through", "visits_authorized"):
+        for field in ("certified_from", "certified_through"):
             if field in spec:
                 setattr(keys, field, _keyed(spec[field], field))
-        if "auth" in spec:
-            keys.authorization_number = _keyed(spec["auth"], "authorization_number")
+        if "visits_authorized" in spec:
+            keys.visits_authorized = Grounded[int](
+                value=int(spec["visits_authorized"]),
+                evidence=_keyed(spec["visits_authorized"], "visits_authorized").evidence,
+            )
         if number == 1 and with_cert:
             keys.certified_from = _keyed(start, "certified_from")
             keys.certified_through = _keyed(start + timedelta(days=89), "certified_through")
@@ -71,6 +73,7 @@ def _episode(case: dict, prefix: str = "", discipline: str = "PT", with_cert: bo
                 assistant_signed=bool(spec.get("assistant")),
                 payer=case.get("payer", "medicare"),
                 keys=keys,
+                authorization=str(spec["auth"]) if "auth" in spec else None,
                 billing=_billing(spec.get("billing", [f"97530 {modifier} x1"]), discipline),
                 clone_match=CloneMatch(**clone) if clone else None,
             )

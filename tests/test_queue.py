@@ -207,7 +207,9 @@ def test_episode_findings_rank_with_the_note_findings(queue):
     from reviewer.episode_store import attach_episode_findings
 
     queue.enqueue(make_report("medium", band="medium"), actor="batch")
-    queue.enqueue(attach_episode_findings(make_report("low", band="low", score=90), [_episode_finding()]), actor="batch")
+    queue.enqueue(
+        attach_episode_findings(make_report("low", band="low", score=90), [_episode_finding()]), actor="batch"
+    )
     entries = queue.entries()
     assert [e.note_id for e in entries] == ["low", "medium"]  # an episode error puts the visit in the high band
     assert entries[0].risk_band == "low"  # the note's own band is shown as it is

@@ -282,11 +282,10 @@ def beyond_authorization(ctx: EpisodeContext) -> Iterator[EpisodeViolation]:
     number: str | None = None
     used = 0
     for visit in ctx.episode.visits:
-        auth = visit.keys.authorization_number
-        if auth and auth.value != number:
-            number, used = auth.value, 0
+        if visit.authorization and visit.authorization != number:
+            number, used = visit.authorization, 0
         if visit.keys.visits_authorized:
-            allowed, allowed_evidence = int(visit.keys.visits_authorized.value), visit.keys.visits_authorized.evidence
+            allowed, allowed_evidence = visit.keys.visits_authorized.value, visit.keys.visits_authorized.evidence
         if allowed is None:
             continue
         used += 1
