@@ -24,7 +24,7 @@ from reviewer.rules import (  # noqa: F401  (registers rules)
 from reviewer.rules.base import REGISTRY, Rule, Violation, rule
 from reviewer.rules.engine import RulesResult, evaluate
 
-RULES_VERSION = "2025Q4.5"
+RULES_VERSION = "2025Q4.6"  # .6: the extraction carries the episode keys
 RULES_EFFECTIVE = date(2025, 10, 1)
 
 __all__ = ["REGISTRY", "RULES_EFFECTIVE", "RULES_VERSION", "Rule", "RulesResult", "Violation", "evaluate", "rule"]
