@@ -13,7 +13,7 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
-from reviewer.episode_outputs import cloned_note_rates, episodes_html
+from reviewer.episode_outputs import cloned_note_rates, cloned_rate_text, episodes_html
 from reviewer.episodes import EpisodeSet
 from reviewer.findings import FLAGS
 from reviewer.providers import BatchPatterns, ProviderPattern, provider_patterns
@@ -96,6 +96,7 @@ def to_html_summary(
     flag_bars = [
         (flag, flag_counts[flag]) for flag in sorted(FLAGS, key=lambda f: -flag_counts[f]) if flag_counts[flag]
     ]
+    patterns = provider_patterns(reports)
     sections = [
         f"<h1>{escape(title)}</h1>",
         _overview(reports, ok, failed),
@@ -106,7 +107,7 @@ def to_html_summary(
         "<h2>Score distribution</h2>",
         _score_histogram([r.score for r in ok if r.score is not None]),
         "<h2>Providers</h2>",
-        _provider_table(provider_patterns(reports), cloned_note_rates(episodes) if episodes else None),
+        _provider_table(patterns, cloned_note_rates(episodes, patterns.overall.provider) if episodes else None),
         "<h2>Notes</h2>",
         _notes_table(reports),
     ]
@@ -192,9 +193,6 @@ def _provider_table(patterns: BatchPatterns, cloned: dict[str, tuple[int, int]] 
         + ("<th>cloned notes</th>" if cloned is not None else "")
         + "<th>audit triggers</th></tr>"
     )
-    if cloned is not None:
-        flagged, total = sum(f for f, _ in cloned.values()), sum(t for _, t in cloned.values())
-        cloned = {**cloned, patterns.overall.provider: (flagged, total)}
     rows = [_provider_row(patterns.overall, "batch", cloned)] + [
         _provider_row(p, cloned=cloned) for p in patterns.providers
     ]
@@ -213,18 +211,11 @@ def _provider_row(
         _percent(pattern.share_97530),
         "–" if pattern.mean_score is None else f"{pattern.mean_score:.0f}",
         str(pattern.units_at_risk),
-        *([_cloned_cell(cloned.get(pattern.provider))] if cloned is not None else []),
+        *([cloned_rate_text(cloned.get(pattern.provider))] if cloned is not None else []),
         f"<span class='trigger'>{escape(triggers)}</span>" if triggers else "",
     ]
     row_open = f"<tr class='{css_class}'>" if css_class else "<tr>"
     return row_open + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
-
-
-def _cloned_cell(rate: tuple[int, int] | None) -> str:
-    """A clinician's cloned-note rate: notes flagged EPI007 of the notes placed in episodes."""
-    if not rate or not rate[1]:
-        return "–"
-    return f"{rate[0]}/{rate[1]} ({rate[0] / rate[1]:.0%})"
 
 
 def _notes_table(reports: list[NoteReport]) -> str:

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 
 from reviewer.batch_items import Progress, batch_progress, latest_batch
 from reviewer.db import ReviewResult
+from reviewer.episode_outputs import cloned_note_rates, cloned_rate_text
+from reviewer.episodes import Episode, EpisodeSet
+from reviewer.providers import provider_patterns
 from reviewer.report import NoteReport
 from reviewer.store import ResultStore, report_provider
 
@@ -83,6 +86,27 @@ def batch_totals(reports: list[NoteReport]) -> BatchTotals:
 def flag_counts(reports: list[NoteReport]) -> dict[str, int]:
     """How many notes raise each flag, most frequent first."""
     return dict(Counter(flag for r in reports for flag in set(r.flags)).most_common())
+
+
+def provider_rows(reports: list[NoteReport], episodes: list[Episode]) -> list[dict]:
+    """One row per clinician, then the batch's row; with stored episodes, each one's cloned-note rate
+    as summary.html gives it (EPI007 notes of the notes placed in episodes)."""
+    patterns = provider_patterns(reports)
+    cloned = cloned_note_rates(EpisodeSet(episodes=episodes), patterns.overall.provider) if episodes else None
+    return [
+        {
+            "provider": p.provider,
+            "notes": p.notes,
+            "59/X rate": p.modifier_59_share,
+            "minutes per unit": p.minutes_per_unit,
+            "97530 share of 97530+97110": p.share_97530,
+            "mean score": p.mean_score,
+            "units at risk": p.units_at_risk,
+            **({"cloned notes": cloned_rate_text(cloned.get(p.provider))} if cloned is not None else {}),
+            "audit triggers": "; ".join(p.triggers),
+        }
+        for p in [*patterns.providers, patterns.overall]
+    ]
 
 
 def note_rows(reports: list[NoteReport]) -> list[dict]:

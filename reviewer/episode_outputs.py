@@ -19,6 +19,8 @@ from reviewer.rules.episode import evaluate_episodes
 from reviewer.settings import Settings
 
 EPISODES_FILE = "episodes.json"
+KIND_MARKS = {"evaluation": "E", "progress_report": "P", "reevaluation": "R"}  # how a timeline marks a visit
+VISIT_COLOUR, FLAGGED_COLOUR = "#3b6ea5", "#b00020"  # a visit; a visit an episode finding concerns
 
 
 def review_episodes(
@@ -94,19 +96,19 @@ def episodes_html(episodes: EpisodeSet) -> str:
 def timeline_svg(episode: Episode, width: int = 900) -> str:
     """Visits on a date axis: bar height is units billed, P marks a progress report, red a visit with a finding."""
     span = max(1, (episode.last_date - episode.first_date).days)
-    flagged = {f.note_id for f in episode.findings if f.note_id}
+    flagged = flagged_visits(episode)
     left, right, base, scale = 30, 20, 70, 8
     marks = []
     for visit in episode.visits:
         x = left + (width - left - right) * (visit.date_of_service - episode.first_date).days / span
         height = min(60, max(2, visit.units * scale))
-        colour = "#b00020" if visit.note_id in flagged else "#3b6ea5"
+        colour = FLAGGED_COLOUR if visit.note_id in flagged else VISIT_COLOUR
         marks.append(
             f"<rect x='{x - 4:.1f}' y='{base - height}' width='8' height='{height}' style='fill:{colour}'>"
             f"<title>{escape(visit.note_id)} {visit.date_of_service} {visit.units} units {escape(visit.kind)}</title></rect>"
         )
         if visit.kind != "daily_note":
-            label = {"progress_report": "P", "evaluation": "E", "reevaluation": "R"}.get(visit.kind, "?")
+            label = KIND_MARKS.get(visit.kind, "?")
             marks.append(f"<text x='{x - 4:.1f}' y='{base + 14}'>{label}</text>")
     axis = (
         f"<line x1='{left}' y1='{base}' x2='{width - right}' y2='{base}' stroke='#999'/>"
@@ -116,8 +118,14 @@ def timeline_svg(episode: Episode, width: int = 900) -> str:
     return f"<svg class='chart timeline' width='{width}' height='{base + 34}' role='img'>{axis}{''.join(marks)}</svg>"
 
 
-def cloned_note_rates(episodes: EpisodeSet) -> dict[str, tuple[int, int]]:
-    """Per clinician: (notes flagged as cloned, notes in episodes)."""
+def flagged_visits(episode: Episode) -> set[str]:
+    """The note ids of the visits an episode finding concerns (a finding of the whole episode marks none)."""
+    return {f.note_id for f in episode.findings if f.note_id}
+
+
+def cloned_note_rates(episodes: EpisodeSet, overall: str | None = None) -> dict[str, tuple[int, int]]:
+    """Per clinician: (notes flagged as cloned, notes in episodes); under the name `overall`, if given,
+    the same over all clinicians (the provider tables' batch row)."""
     rates: dict[str, tuple[int, int]] = {}
     for episode in episodes.episodes:
         cloned = {f.note_id for f in episode.findings if f.rule == "EPI007"}
@@ -125,4 +133,13 @@ def cloned_note_rates(episodes: EpisodeSet) -> dict[str, tuple[int, int]]:
             name = visit.clinician or "(no signature)"
             flagged, total = rates.get(name, (0, 0))
             rates[name] = (flagged + (visit.note_id in cloned), total + 1)
+    if overall is not None:
+        rates[overall] = (sum(f for f, _ in rates.values()), sum(t for _, t in rates.values()))
     return rates
+
+
+def cloned_rate_text(rate: tuple[int, int] | None) -> str:
+    """A clinician's cloned-note rate: notes flagged EPI007 of the notes placed in episodes."""
+    if not rate or not rate[1]:
+        return "–"
+    return f"{rate[0]}/{rate[1]} ({rate[0] / rate[1]:.0%})"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fakes import DEV_0001_ANSWERS, AnsweringBackend
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import reviewer.commands.batch as batch_command
 from reviewer.cli import app
@@ -21,10 +21,9 @@ EPISODES = Path(__file__).resolve().parents[1] / "evals" / "corpora" / "episodes
 EXPECTED = yaml.safe_load((EPISODES / "expected.yaml").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def batch_run(tmp_path_factory):
-    """One batch over every episode, then the same command again; the outputs of both."""
-    tmp = tmp_path_factory.mktemp("episodes")
+def run_episode_batch(tmp: Path, *commands: list[str]) -> list[Result]:
+    """CLI commands run as the episode tests run them: the store is tmp/results.db, the identity
+    secret tmp/identity.key, the model the fake one answering as for dev-0001."""
     patch = pytest.MonkeyPatch()
     patch.setenv("REVIEWER_IDENTITY_SECRET_FILE", str(tmp / "identity.key"))
     patch.setenv("REVIEWER_DATABASE_URL", f"sqlite:///{tmp / 'results.db'}")
@@ -33,21 +32,33 @@ def batch_run(tmp_path_factory):
     from reviewer.settings import get_settings
 
     get_settings.cache_clear()
-    args = [
-        "batch",
-        str(EPISODES / "notes"),
-        "--payer",
-        "medicare",
-        "--fee-schedule",
-        str(EPISODES / "fee_schedule.csv"),
-    ]
     try:
-        first = CliRunner().invoke(app, [*args, "--out", str(tmp / "out1")])
-        second = CliRunner().invoke(app, [*args, "--out", str(tmp / "out2")])
-        listing = CliRunner().invoke(app, ["episodes", str(tmp / "out2")])
+        return [CliRunner().invoke(app, command) for command in commands]
     finally:
         get_settings.cache_clear()
         patch.undo()
+
+
+BATCH_ARGS = [
+    "batch",
+    str(EPISODES / "notes"),
+    "--payer",
+    "medicare",
+    "--fee-schedule",
+    str(EPISODES / "fee_schedule.csv"),
+]
+
+
+@pytest.fixture(scope="module")
+def batch_run(tmp_path_factory):
+    """One batch over every episode, then the same command again; the outputs of both."""
+    tmp = tmp_path_factory.mktemp("episodes")
+    first, second, listing = run_episode_batch(
+        tmp,
+        [*BATCH_ARGS, "--out", str(tmp / "out1")],
+        [*BATCH_ARGS, "--out", str(tmp / "out2")],
+        ["episodes", str(tmp / "out2")],
+    )
     store = ResultStore(f"sqlite:///{tmp / 'results.db'}")
     count = store.count()
     store.close()

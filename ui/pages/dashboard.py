@@ -1,4 +1,4 @@
-"""A batch at a glance: totals, flags, scores, provider patterns, and any note's review."""
+"""A batch at a glance: totals, flags, scores, provider patterns, any note's review, and the episodes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from reviewer.authorization import draft_request
 from reviewer.dashboard import (
     StoreNotFound,
     batch_totals,
@@ -15,10 +16,19 @@ from reviewer.dashboard import (
     flag_counts,
     load_reports,
     note_rows,
+    provider_rows,
     queue_progress,
     store_url,
 )
-from reviewer.providers import provider_patterns
+from reviewer.episode_store import load_episodes
+from reviewer.episode_view import (
+    draft_html,
+    episode_label,
+    episode_reports,
+    finding_rows,
+    timeline_figure,
+    visit_rows,
+)
 from reviewer.ui import context, signin
 from reviewer.ui.components import show_report
 
@@ -54,7 +64,8 @@ def show_queue_progress() -> None:
 
 
 show_queue_progress()
-reports = [entry.report for entry in load_reports(store)]
+stored = load_reports(store)
+reports = [entry.report for entry in stored]
 if not reports:
     st.info("This store has no reviewed notes yet. Run `reviewer batch FOLDER` to fill it.")
     st.stop()
@@ -96,23 +107,9 @@ if scores:
     scores_column.plotly_chart(scores_chart)
 
 st.subheader("Providers")
-patterns = provider_patterns(reports)
+episodes = load_episodes(store.engine)
 st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "provider": p.provider,
-                "notes": p.notes,
-                "59/X rate": p.modifier_59_share,
-                "minutes per unit": p.minutes_per_unit,
-                "97530 share of 97530+97110": p.share_97530,
-                "mean score": p.mean_score,
-                "units at risk": p.units_at_risk,
-                "audit triggers": "; ".join(p.triggers),
-            }
-            for p in [*patterns.providers, patterns.overall]
-        ]
-    ),
+    pd.DataFrame(provider_rows(reports, episodes)),
     hide_index=True,
     column_config={
         "59/X rate": st.column_config.NumberColumn(format="percent"),
@@ -142,3 +139,29 @@ opened = st.selectbox(
 )
 if opened is not None:
     show_report(by_note[opened], key="dashboard")
+
+st.subheader("Episodes")
+if not episodes:
+    st.info(
+        "This store has no episodes. `reviewer batch` builds them from notes that name their patient"
+        " (MRN, or name and date of birth)."
+    )
+    st.stop()
+by_id = {episode.episode_id: episode for episode in episodes}
+chosen = by_id[
+    cast(str, st.selectbox("Episode", list(by_id), format_func=lambda e: episode_label(by_id[e]), key="episode"))
+]
+st.plotly_chart(timeline_figure(chosen))
+st.markdown("**Episode findings**")
+if chosen.findings:
+    st.dataframe(pd.DataFrame(finding_rows(chosen)), hide_index=True)
+else:
+    st.caption("No episode findings.")
+st.markdown("**Visits**")
+st.dataframe(
+    pd.DataFrame(visit_rows(chosen)),
+    hide_index=True,
+    column_config={"clone match score": st.column_config.NumberColumn(format="%.0f")},
+)
+if st.button("Draft authorization request"):
+    st.html(draft_html(draft_request(chosen, episode_reports(chosen, stored))))
