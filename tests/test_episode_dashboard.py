@@ -30,15 +30,14 @@ from reviewer.episode_view import (
     visit_rows,
 )
 from reviewer.episodes import BilledLine, CloneMatch, Episode, EpisodeFinding, Visit
-from reviewer.identity import EpisodeKeys, Keyed
-from reviewer.schema import Evidence
+from reviewer.schema import EpisodeKeys, Evidence, Grounded
 from reviewer.store import ResultStore
 
 # -- the helpers ------------------------------------------------------------------------------------------
 
 
 def _visit(number: int, day: int, units: int, kind: str | None = None, **fields) -> Visit:
-    keys = EpisodeKeys(document_kind=Keyed(value=kind, evidence=Evidence(text=kind))) if kind else EpisodeKeys()
+    keys = EpisodeKeys(document_kind=Grounded[str](value=kind, evidence=Evidence(text=kind))) if kind else EpisodeKeys()
     return Visit(
         note_id=f"ep/visit-{number:02}",
         result_key=f"key-{number}",
