@@ -22,6 +22,7 @@ import hmac
 import os
 import re
 import secrets
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -117,6 +118,44 @@ def authorization_key(text: str, keys: EpisodeKeys, secret: bytes) -> str | None
     """The keyed hash of the authorization number the note writes, if it writes one."""
     span = keys.span("authorization_number")
     return keyed_hash(secret, "auth", text[span.start : span.end].upper()) if span else None
+
+
+def redact_identifiers(text: str, keys: EpisodeKeys) -> str:
+    """`text` with the patient's identifiers masked at the same length (digits to 0, letters to X or
+    x, so offsets stay valid): the spans the keys give, and every other whole-word occurrence of the
+    MRN, the authorization number, the date of birth and each part of the name. An identifier the
+    keys do not locate (a name written only in the narrative) is not found."""
+    return mask_words(text, identifier_words(text, keys), spans=[(s.start, s.end) for s in keys.identity_spans])
+
+
+def identifier_words(text: str, keys: EpisodeKeys) -> set[str]:
+    """The identifiers the keys locate in `text`, a name split into its parts."""
+    words: set[str] = set()
+    for span in keys.identity_spans:
+        written = text[span.start : span.end]
+        if span.supports == "name":
+            words.update(part for part in re.split(r"[\s,.]+", written) if len(part) >= 2)
+        elif written:
+            words.add(written)
+    return words
+
+
+def mask_words(text: str, words: set[str], spans: list[tuple[int, int]] | None = None) -> str:
+    """`text` with `spans` and each whole-word occurrence of `words` (any case) masked at the same length."""
+    chars = list(text)
+    found = list(spans or [])
+    for word in words:
+        pattern = r"(?<![^\W_])" + re.escape(word) + r"(?![^\W_])"  # "_" separates words: "briggs_walter_0304"
+        found += [(m.start(), m.end()) for m in re.finditer(pattern, text, re.I)]
+    for start, end in found:
+        for index in range(start, end):
+            chars[index] = _MASK.get(unicodedata.category(chars[index])[0], chars[index])
+            if chars[index] == "X" and text[index].islower():
+                chars[index] = "x"
+    return "".join(chars)
+
+
+_MASK = {"N": "0", "L": "X"}
 
 
 def patient_keys(identity: Identity, secret: bytes) -> list[str]:

@@ -490,3 +490,36 @@ def test_the_latest_audit_events_come_oldest_first(queue):
     for note_id in ("a", "b", "c"):
         queue.enqueue(make_report(note_id), actor=f"user-{note_id}")
     assert [e.actor for e in queue.audit_trail(latest=2)] == ["user-b", "user-c"]
+
+
+def test_exported_cases_mask_the_patient_s_identifiers(queue, tmp_path):
+    from fakes import DEV_0001_ANSWERS, AnsweringBackend
+
+    from reviewer.review import review_text
+    from reviewer.settings import Settings
+
+    note = (
+        "Patient: Walter Briggs   DOB: 06/02/1949   MRN: RPT-104233\n"
+        "DOS: 03/04/2025   Auth # HUM-7731902, 12 visits authorized\n"
+        "Goal: Walter to stand from chair alone in 4 weeks.\n"
+        "Therapeutic activities (97530) x 20 min: sit to stand, Mr. Briggs needed min A.\n"
+        "Billing: 97530-GP x2\nSigned: A. Lee, PT\n"
+    )
+    report = review_text(
+        note, note_id="briggs_walter_0304", backend=AnsweringBackend(DEV_0001_ANSWERS), settings=Settings()
+    )
+    item = queue.item(queue.enqueue(report, actor="upload"))
+    item = queue.claim(item.id, actor="alice", version=item.version)
+    for index in item.undecided_findings():
+        item = queue.decide_finding(
+            item.id, index, actor="alice", version=item.version, action="override", comment="not so"
+        )
+    queue.decide_note(item.id, actor="alice", version=item.version, outcome="cleared")
+
+    [case] = export_overrides(queue, actor="alice")
+    write_corpus([case], tmp_path / "overrides")
+    written = case.case_id + case.note_text + json.dumps(case.label) + corpus_zip([case]).decode("latin-1")
+    for identifier in ("Walter", "walter", "Briggs", "briggs", "06/02/1949", "104233", "HUM-7731902"):
+        assert identifier not in written
+    assert len(case.note_text) == len(note)  # masked at the same length: the case reads as the note did
+    assert "Therapeutic activities (97530) x 20 min" in case.note_text and "Patient: Xxxxxx Xxxxxx" in case.note_text

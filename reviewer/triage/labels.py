@@ -2,7 +2,8 @@
 
 A case is the note text plus a labels.jsonl line. Its gold flags are the report's flags minus
 those whose every finding a reviewer overrode; the other gold fields are the report's extraction,
-which the reviewer saw and did not dispute.
+which the reviewer saw and did not dispute. The patient's identifiers that the extraction locates
+(MRN, name, date of birth, authorization number) are masked in the text, the id and the goals.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reviewer.data import load_yaml
+from reviewer.identity import identifier_words, mask_words, redact_identifiers
 from reviewer.triage.service import ItemDetail, TriageQueue
 
 
@@ -40,7 +42,8 @@ def override_case(item: ItemDetail) -> LabelledCase | None:
     if total_timed is None and minutes:  # FORMAT.md: computed from the per-code minutes when not stated
         total_timed = sum(minutes.values())
     treatment = extraction.total_treatment_minutes
-    case_id = f"{_safe(report.note_id)}-r{item.id}"
+    words = identifier_words(report.note_text, extraction.episode)
+    case_id = f"{_safe(mask_words(report.note_id, words))}-r{item.id}"
     label = {
         "id": case_id,
         "payer": report.payer,
@@ -54,11 +57,13 @@ def override_case(item: ItemDetail) -> LabelledCase | None:
             "billed_units": extraction.billed_units(),
             "modifiers": extraction.modifiers_by_code(),
             "correct_units": {row.code: row.supported for row in report.units if row.supported is not None},
-            "goals": [goal.text for goal in extraction.goals],
+            "goals": [mask_words(goal.text, words) for goal in extraction.goals],
             "flags": [flag for flag in report.flags if flag not in dropped_flags],
         },
     }
-    return LabelledCase(case_id=case_id, note_text=report.note_text, label=label)
+    return LabelledCase(
+        case_id=case_id, note_text=redact_identifiers(report.note_text, extraction.episode), label=label
+    )
 
 
 def export_overrides(queue: TriageQueue, *, actor: str) -> list[LabelledCase]:
