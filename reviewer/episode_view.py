@@ -2,7 +2,8 @@
 
 Pure functions over stored episodes (`reviewer.episode_store`), so the page only lays them out and
 they are tested without Streamlit. Like the stored episodes, they name the patient only by the
-truncated keyed hash: nothing here reads a note's identifiers.
+truncated keyed hash; only `patient_identifiers` reads the identifiers, from the stored note text at
+the offsets the extraction located, for a signed-in user who asks (the page records that she did).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from reviewer.authorization import AuthorizationDraft
 from reviewer.dashboard import StoredReport
 from reviewer.episode_outputs import FLAGGED_COLOUR, KIND_MARKS, VISIT_COLOUR, flagged_visits
 from reviewer.episodes import Episode
+from reviewer.identity import identity_at
 from reviewer.report import NoteReport
 
 FINDING, NO_FINDING = "episode finding", "no finding"
@@ -141,3 +143,20 @@ def draft_html(draft: AuthorizationDraft) -> str:
             + (f"<ul class='draft-evidence'>{cited}</ul>" if cited else "<p><em>no evidence in the notes</em></p>")
         )
     return "<div class='authorization-draft'>" + "".join(parts) + "</div>"
+
+
+def patient_identifiers(episode: Episode, reports: dict[str, NoteReport]) -> dict[str, str]:
+    """The patient as the episode's latest note that names them writes it: name, date of birth, MRN."""
+    for visit in reversed(episode.visits):
+        report = reports.get(visit.note_id)
+        if report is None or report.extraction is None or report.note_text is None:
+            continue
+        identity = identity_at(report.note_text, report.extraction.episode)
+        found = {
+            "name": identity.name or "",
+            "date of birth": identity.date_of_birth.isoformat() if identity.date_of_birth else "",
+            "MRN": identity.mrn or "",
+        }
+        if any(found.values()):
+            return {key: value for key, value in found.items() if value}
+    return {}

@@ -237,6 +237,31 @@ def test_the_dashboard_shows_each_stored_episode(db_url, episode_store, caplog):
         assert identifier not in caplog.text, "a patient identifier was logged"
 
 
+def test_a_signed_in_user_who_asks_sees_the_patient_s_identifiers_and_the_asking_is_audited(
+    db_url, episode_store, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    from reviewer.triage.service import TriageQueue
+
+    episodes = {
+        e.visits[0].note_id.split("/")[0]: e for e in load_episodes(ResultStore(f"sqlite:///{episode_store}").engine)
+    }
+    chosen = episodes["ep08-clean-recertified"]
+    note = (EPISODES / "notes" / f"{chosen.visits[-1].note_id}.txt").read_text(encoding="utf-8")
+    name = re.search(r"Patient: ([A-Z][a-z]+ [A-Z][a-z]+)", note).group(1)
+    at = _dashboard(db_url, episode_store)
+    at.selectbox(key="episode").set_value(chosen.episode_id).run()
+    assert name not in _everything_shown(at)
+    at = button(at, "Show the patient's identifiers").click().run()
+    assert not at.exception
+    assert f"name: {name}" in _everything_shown(at) and "date of birth: " in _everything_shown(at)
+    assert name not in caplog.text
+    queue = TriageQueue.open(db_url)
+    event = queue.audit_trail()[-1]
+    assert (event.actor, event.action, event.after) == ("carol", "show_identifiers", {"episode": chosen.episode_id})
+    queue.close()
+
+
 def test_a_store_without_episodes_says_how_to_build_them(db_url, tmp_path):
     store_path = tmp_path / "no-episodes.db"
     store = ResultStore(f"sqlite:///{store_path}")

@@ -284,6 +284,30 @@ def test_a_reviewer_works_an_item_through_the_queue(db_url):
     ]
 
 
+def test_an_episode_finding_is_decided_beside_the_note_findings(db_url):
+    from reviewer.episode_store import attach_episode_findings
+    from reviewer.findings import Finding
+
+    queue = TriageQueue.open(db_url)
+    episode_finding = Finding(
+        rule="EPI002",
+        severity="error",
+        message="Visit after the plan of care's certification ended.",
+        citation="Pub. 100-02 Ch. 15 §220.1.3",
+        fix="Obtain the recertification.",
+        scope="episode",
+    )
+    item_id = queue.enqueue(attach_episode_findings(make_report("n1"), [episode_finding]), actor="batch")
+    at = _queue_page(db_url, "alice")
+    at.selectbox[0].set_value(item_id).run()
+    at = button(at, "Claim").click().run()
+    assert not at.exception
+    assert any("#3 EPI002 (episode)" in m.value for m in at.markdown)
+    version = queue.item(item_id).version
+    at = at.button(key=f"finding-{item_id}-3-v{version}-save").click().run()
+    assert queue.item(item_id).verdicts[2].rule == "EPI002"
+
+
 def test_a_reviewer_acting_on_a_stale_view_gets_a_clear_message(db_url):
     queue = TriageQueue.open(db_url)
     item_id = queue.enqueue(make_report("n1"), actor="batch")

@@ -97,6 +97,7 @@ def _finding_card(number: int, finding: Finding) -> str:
     e = html.escape
     colour = _SEVERITY_COLOUR[finding.severity]
     code = f" · {e(finding.code)}" if finding.code else ""
+    code += " · episode (the patient's visits together)" if finding.scope == "episode" else ""
     return (
         f'<div class="finding" data-finding="{number}" '
         f'style="border-left:4px solid {colour};padding:0.2rem 0.6rem;margin-bottom:0.6rem">'

@@ -183,7 +183,8 @@ if mine:
         verdict = item.verdicts.get(number - 1)
         status = f" · {PAST_TENSE[verdict.action]} by {verdict.decided_by}" if verdict else ""
         with st.container(border=True):
-            st.markdown(f"**#{number} {finding.rule}** {finding.message}{status}")
+            scope = " (episode)" if finding.scope == "episode" else ""
+            st.markdown(f"**#{number} {finding.rule}{scope}** {finding.message}{status}")
             prefix = f"finding-{item.id}-{number}-v{item.version}"  # a new version starts fresh widgets
             left, right, button = st.columns([1, 3, 1], vertical_alignment="bottom")
             left.radio(
