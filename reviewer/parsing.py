@@ -91,50 +91,7 @@ _CRED_RE = re.compile(
     + r")(?![A-Za-z/])"
 )
 
-OUTCOME_MEASURES = (
-    "TUG",
-    "Timed Up and Go",
-    "Berg",
-    "BBS",
-    "FIM",
-    "LEFS",
-    "QuickDASH",
-    "DASH",
-    "ODI",
-    "Oswestry",
-    "NDI",
-    "6MWT",
-    "6MWD",
-    "10MWT",
-    "2MWT",
-    "ABC",
-    "DGI",
-    "FGA",
-    "PSFS",
-    "Tinetti",
-    "POMA",
-    "5xSTS",
-    "5TSTS",
-    "30s chair stand",
-    "30-second chair stand",
-    "Barthel",
-    "COPM",
-    "AM-PAC",
-    "KOOS",
-    "HOOS",
-    "WOMAC",
-    "SPADI",
-    "FOTO",
-    "Mini-BESTest",
-    "MiniBEST",
-    "gait speed",
-    "Jamar",
-    "grip",
-    "Box and Block",
-    "9-hole peg",
-    "NPRS",
-    "FOM",
-)
+OUTCOME_MEASURES: dict[str, str | None] = load_yaml("outcome_measures.yaml")["measures"]  # name: better direction
 _OUTCOME_RE = re.compile(
     r"(?<![A-Za-z])("
     + "|".join(re.escape(m) for m in sorted(OUTCOME_MEASURES, key=len, reverse=True))

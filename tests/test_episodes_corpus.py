@@ -136,17 +136,42 @@ def test_authorization_draft_rests_on_verified_spans_with_placeholders(batch_run
     result = CliRunner().invoke(app, ["episodes", str(out), "--authorization", episode.patient])
     assert result.exit_code == 0, result.output
     assert "[patient name]" in result.stdout and "[authorization number]" in result.stdout
-    assert "Outcome measures: TUG" in result.stdout and "Bernice" not in result.stdout
+    assert "Outcome measures: TUG" in result.stdout and "(improved)" in result.stdout and "Bernice" not in result.stdout
     from reviewer.authorization import draft_request, load_reports
 
     draft = draft_request(episode, load_reports(out))
-    assert len(draft.sentences) == 5
+    assert len(draft.sentences) == 6
     assert "grip" not in result.stdout  # "isometric grip 3x10" is an exercise, not a measure's value
+    assert draft.sentences[3].text.startswith("Progress, as the latest assessment states it: ")
     for sentence in draft.sentences:
         assert sentence.evidence, sentence.text  # ep06 documents every part the template asks for
         for cited in sentence.evidence:
             note = (EPISODES / "notes" / f"{cited.note_id}.txt").read_text(encoding="utf-8")
             assert note[cited.evidence.start : cited.evidence.end] == cited.evidence.text
+
+
+@pytest.mark.parametrize(
+    "measure, first, last, expected",
+    [
+        ("TUG", "TUG 18.4 sec", "TUG 12.1 sec", "improved"),  # a time: lower is better
+        ("TUG", "TUG 12.0 sec", "TUG 16.5 sec", "declined"),
+        ("Berg", "Berg 38/56", "Berg 47/56", "improved"),  # a score out of 56: higher is better
+        ("Berg", "Berg 47/56", "Berg 40/56", "declined"),
+        ("QuickDASH", "QuickDASH 54", "QuickDASH 54", "unchanged"),
+        ("10MWT", "10MWT 0.8", "10MWT 1.1", "[improved or not]"),  # seconds or m/s: the direction is not known
+        ("TUG", "TUG", "TUG 12 sec", "[improved or not]"),
+    ],
+)
+def test_progress_follows_the_measure_s_direction(measure, first, last, expected):
+    from reviewer.authorization import progress
+
+    assert progress(measure, first, last) == expected
+
+
+def test_every_recognised_measure_has_a_direction_entry():
+    from reviewer.parsing import OUTCOME_MEASURES
+
+    assert OUTCOME_MEASURES and all(d in ("lower", "higher", None) for d in OUTCOME_MEASURES.values())
 
 
 def test_authorization_for_an_unknown_patient_is_a_usage_error(batch_run):
