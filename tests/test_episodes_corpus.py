@@ -4,6 +4,7 @@ expected episode findings, none on the clean episodes, nothing added by a rerun,
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -53,16 +54,40 @@ BATCH_ARGS = [
 def batch_run(tmp_path_factory):
     """One batch over every episode, then the same command again; the outputs of both."""
     tmp = tmp_path_factory.mktemp("episodes")
-    first, second, listing = run_episode_batch(
-        tmp,
-        [*BATCH_ARGS, "--out", str(tmp / "out1")],
-        [*BATCH_ARGS, "--out", str(tmp / "out2")],
-        ["episodes", str(tmp / "out2")],
-    )
+    logged = _Collected(level=logging.DEBUG)
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(logged)
+    root.setLevel(logging.DEBUG)
+    try:
+        first, second, listing = run_episode_batch(
+            tmp,
+            [*BATCH_ARGS, "--out", str(tmp / "out1")],
+            [*BATCH_ARGS, "--out", str(tmp / "out2")],
+            ["episodes", str(tmp / "out2")],
+        )
+    finally:
+        root.removeHandler(logged)
+        root.setLevel(previous)
     store = ResultStore(f"sqlite:///{tmp / 'results.db'}")
     count = store.count()
     store.close()
-    return {"tmp": tmp, "first": first, "second": second, "listing": listing, "stored": count}
+    return {"tmp": tmp, "first": first, "second": second, "listing": listing, "stored": count, "logs": logged.text}
+
+
+class _Collected(logging.Handler):
+    """Every log record of the batch, formatted with its arguments: what a log file would hold."""
+
+    def __init__(self, level: int):
+        super().__init__(level)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
 
 
 def _found(out: Path) -> dict[str, list[dict[str, str]]]:
@@ -114,6 +139,7 @@ def test_no_patient_identifier_is_written(batch_run):
         name: (out / name).read_text(encoding="utf-8") for name in ("episodes.json", "results.csv", "summary.html")
     }
     written["listing"] = batch_run["listing"].stdout
+    written["logs"] = batch_run["logs"]
     written["batch output"] = batch_run["first"].output
     for where, text in written.items():
         for identifier in names | mrns:
