@@ -7,7 +7,7 @@ sent) and counts, with the model's own tokenizer, the tokens the model had to re
 question: the note as the questions show it (numbered lines) and each question after it (the system
 text is cached across notes). Bench (`reviewer bench`) measures the seconds; this shows what they are
 made of, and what a ratio to the floor of 1.3 would leave for the questions. Writes
-evals/results/<date>_<corpus>_token-budget.json.
+evals/results/<date>_<corpus>_token-budget_<prompt version>.json.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def main() -> None:
     parser.add_argument("--recordings", type=Path, default=REPO / "tests" / "recordings")
     args = parser.parse_args()
     result = budget(args.corpus, args.recordings)
-    out = REPO / "evals" / "results" / f"{result['summary']['date']}_{args.corpus}_token-budget.json"
+    summary = result["summary"]
+    out = REPO / "evals" / "results" / f"{summary['date']}_{args.corpus}_token-budget_{summary['prompt_version']}.json"
     out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(result["summary"], indent=1))
     print(f"wrote {out}")

@@ -439,6 +439,7 @@ def _ask_goal_function(reader: _Reader, note: NumberedNote) -> None:
         ["yes", "no"],
         probability_of="yes",
         line=number,
+        lines=_line_range(items[0], items[-1]),
         text=quote_span(note, items[0], items[-1]),
     )
 
@@ -451,6 +452,7 @@ def _check_line(reader: _Reader, note: NumberedNote, key: str, number: int) -> b
         ["yes", "no"],
         probability_of="yes",
         line=number,
+        lines=_line_range(number, wrapped_end(note, number)),
         text=quote(note, number),
     )
     return _confirms(note, key, number, check)
@@ -515,6 +517,11 @@ def wrapped_end(note: NumberedNote, number: int, most: int = 2) -> int:
 
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
+
+
+def _line_range(first: int, last: int) -> str:
+    """How a question names the lines it asks about without quoting them: "Line 12", "Lines 12-13"."""
+    return f"Line {first}" if first == last else f"Lines {first}-{last}"
 
 
 def quote_span(note: NumberedNote, first: int, last: int) -> str:
