@@ -29,10 +29,22 @@ def review_episodes(
     *,
     fee_schedule: FeeSchedule | None = None,
     keys: dict[str, str] | None = None,
+    earlier: list[tuple[str, NoteReport]] | None = None,
 ) -> EpisodeSet:
-    """Group a batch's reports into episodes and run the episode rules on them."""
-    episodes = build_episodes(reports, secret=install_secret(settings.identity_secret_file), keys_by_note=keys)
+    """Group a batch's reports into episodes and run the episode rules on them.
+
+    `earlier`: (key, report) of notes reviewed by earlier batches. They join their patients' episodes,
+    so a weekly batch of new visits is checked against the whole episode (progress reports, KX,
+    clones); only the episodes holding a visit of this batch are returned."""
+    secret = install_secret(settings.identity_secret_file)
+    every_key = {**{report.note_id: key for key, report in earlier or []}, **(keys or {})}
+    episodes = build_episodes(
+        reports, secret=secret, keys_by_note=every_key, earlier=[report for _, report in earlier or []]
+    )
     evaluate_episodes(episodes.episodes, fee_schedule=fee_schedule)
+    if earlier:
+        own = {r.note_id for r in reports}
+        episodes.episodes = [e for e in episodes.episodes if any(v.note_id in own for v in e.visits)]
     return episodes
 
 

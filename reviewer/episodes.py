@@ -106,23 +106,28 @@ class EpisodeSet(BaseModel):
 
 
 def build_episodes(
-    reports: list[NoteReport], *, secret: bytes, keys_by_note: dict[str, str] | None = None
+    reports: list[NoteReport],
+    *,
+    secret: bytes,
+    keys_by_note: dict[str, str] | None = None,
+    earlier: list[NoteReport] | None = None,
 ) -> EpisodeSet:
     """Group the ok reports that carry their note text into episodes, by the episode keys their
-    extractions read. `keys_by_note`: each note's result-store key by note id."""
+    extractions read. `keys_by_note`: each note's result-store key by note id. `earlier`: reports of
+    earlier batches that join their patients' episodes (a note of theirs not placed is not counted)."""
     result = EpisodeSet()
     visits: list[tuple[list[str], Visit, str]] = []
-    for report in reports:
+    for report, counted in [(r, True) for r in reports] + [(r, False) for r in earlier or []]:
         if report.status != "ok" or report.extraction is None or report.note_text is None:
             continue
         keys = report.extraction.episode
         patients = patient_keys(identity_at(report.note_text, keys), secret)
         visit = _visit(report, (keys_by_note or {}).get(report.note_id, ""))
-        if visit is None:
+        if visit is None and counted:
             result.undated += 1
-        elif not patients:
+        elif not patients and counted:
             result.unidentified += 1
-        else:
+        elif visit is not None and patients:
             visit.authorization = authorization_key(report.note_text, keys, secret)
             visit.measures = _measure_values(report)
             visits.append((patients, visit, _narrative(report.note_text)))

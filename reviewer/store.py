@@ -127,6 +127,22 @@ class ResultStore:
                     found[key] = NoteReport.model_validate_json(report_json)
         return found
 
+    def earlier_reviews(self, batch_hashes: set[str]) -> list[tuple[str, NoteReport]]:
+        """(key, report) of the newest ok review of each stored note whose content is not in
+        `batch_hashes`: the visits an episode also holds from earlier batches."""
+        query = (
+            select(ReviewResult.result_key, ReviewResult.content_hash, ReviewResult.report_json)
+            .where(ReviewResult.status == "ok")
+            .order_by(ReviewResult.created_at.desc(), ReviewResult.id.desc())
+        )
+        seen, found = set(batch_hashes), []
+        with Session(self.engine) as session:
+            for key, digest, report_json in session.execute(query):
+                if digest not in seen:
+                    seen.add(digest)
+                    found.append((key, NoteReport.model_validate_json(report_json)))
+        return found
+
     def latest_model_output(
         self, content_hash: str, *, backend: str, model: str, prompt_version: str
     ) -> NoteReport | None:

@@ -243,3 +243,31 @@ def test_the_queue_ranks_episode_findings_with_the_note_findings(batch_run, tmp_
     assert [a.action for a in queue.audit_trail()].count("refresh") == 0  # nothing changed: nothing refreshed
     queue.close()
     engine.dispose()
+
+
+def test_a_batch_of_later_visits_is_checked_against_the_whole_episode(tmp_path):
+    """Visits 1-7 of ep02 in one batch, visits 8-14 in the next: the second batch's episode holds all
+    14 visits and finds the missing progress report at visit 11, as the batch of the whole episode does."""
+    episode = "ep02-missing-progress-report"
+    for number, note in enumerate(sorted((EPISODES / "notes" / episode).glob("visit-*.txt")), 1):
+        week = tmp_path / ("week1" if number <= 7 else "week2") / episode
+        week.mkdir(parents=True, exist_ok=True)
+        (week / note.name).write_text(note.read_text(encoding="utf-8"), encoding="utf-8")
+    first, second = run_episode_batch(
+        tmp_path,
+        ["batch", str(tmp_path / "week1"), "--payer", "medicare", "--out", str(tmp_path / "out1")],
+        ["batch", str(tmp_path / "week2"), "--payer", "medicare", "--out", str(tmp_path / "out2")],
+    )
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    assert [f.rule for e in read_episodes(tmp_path / "out1").episodes for f in e.findings] == ["EPI006"]  # no fees
+    (whole,) = read_episodes(tmp_path / "out2").episodes
+    assert len(whole.visits) == 14 and whole.visits[0].note_id == f"{episode}/visit-01"
+    expected = {(f["rule"], f"{episode}/{f['note']}") for f in EXPECTED[episode]}
+    assert {(f.rule, f.note_id) for f in whole.findings if f.rule != "EPI006"} == expected
+    from sqlalchemy import create_engine
+
+    from reviewer.episode_store import load_episodes
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'results.db'}")
+    assert [len(e.visits) for e in load_episodes(engine)] == [14]  # the stored episode is the whole one
+    engine.dispose()

@@ -121,8 +121,13 @@ def write_outputs(
     fees: FeeSchedule | None,
     keys: dict[str, str],
 ) -> tuple[EpisodeSet, dict[str, Path]]:
-    """The batch's episodes (built, checked and stored beside the results) and its output files."""
-    episodes = review_episodes(reports, settings, fee_schedule=fees, keys=keys)
+    """The batch's episodes (built, checked and stored beside the results) and its output files.
+
+    An episode holds the patient's visits reviewed by earlier batches into the same store as well, so a
+    weekly batch of new visits is checked against the whole episode (progress reports, KX, clones);
+    the batch lists and stores the episodes of its own patients."""
+    earlier = store.earlier_reviews({r.content_hash for r in reports})
+    episodes = review_episodes(reports, settings, fee_schedule=fees, keys=keys, earlier=earlier)
     save_episodes(store.engine, episodes)
     paths = write_batch_outputs(reports, out, episodes=episodes)
     paths["episodes"] = write_episodes(episodes, out)
