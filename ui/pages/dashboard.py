@@ -165,10 +165,10 @@ st.dataframe(
     column_config={"clone match score": st.column_config.NumberColumn(format="%.0f")},
 )
 if st.button("Show the patient's identifiers"):
-    shown = patient_identifiers(chosen, episode_reports(chosen, stored))
+    identifiers = patient_identifiers(chosen, episode_reports(chosen, stored))
     context.queue().record(
         actor=signin.acting_user(), action="show_identifiers", details={"episode": chosen.episode_id}
     )
-    st.write(" · ".join(f"{key}: {value}" for key, value in shown.items()) or "The notes locate no identifier.")
+    st.write(" · ".join(f"{key}: {value}" for key, value in identifiers.items()) or "The notes locate no identifier.")
 if st.button("Draft authorization request"):
     st.html(draft_html(draft_request(chosen, episode_reports(chosen, stored))))
