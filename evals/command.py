@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from reviewer.backends import ModelError, get_backend
+from reviewer.commands.errors import fail
 from reviewer.inputs import InputError
 from reviewer.settings import get_settings
 from reviewer.store import ResultStore
@@ -63,16 +64,11 @@ def eval_command(
         result = score_run(labelled, reports, corpus_name=folder.resolve().name, model=model_info(model, settings))
         json_path, markdown_path = write_results(result, out)
     except KeyboardInterrupt:
-        _fail("interrupted: finished notes are cached; run the same command again to continue", code=130)
+        fail("interrupted: finished notes are cached; run the same command again to continue", code=130)
     except (EvalError, InputError, ModelError, SQLAlchemyError, OSError) as exc:
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     print(to_markdown(result))
     typer.echo(f"wrote {json_path} and {markdown_path}", err=True)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def injection_command(
@@ -95,8 +91,8 @@ def injection_command(
         result = run_injection(load_cases(), backend=model, settings=settings, model=model_info(model, settings))
         json_path, markdown_path = write_result(result, out)
     except KeyboardInterrupt:
-        _fail("interrupted", code=130)
+        fail("interrupted", code=130)
     except (EvalError, InputError, ModelError, OSError) as exc:
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     print(to_markdown(result))
     typer.echo(f"wrote {json_path} and {markdown_path}", err=True)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from reviewer.backends import ModelError, get_backend
 from reviewer.batch import REMOTE_BACKENDS, batch_reports, discover_notes, run_batch
 from reviewer.batch_outputs import write_batch_outputs
+from reviewer.commands.errors import fail, one_line
 from reviewer.edit_table_store import EditTableStore
 from reviewer.episode_outputs import review_episodes, write_episodes
 from reviewer.episode_store import save_episodes
@@ -151,14 +152,3 @@ def stop_on_ctrl_c() -> Iterator[threading.Event]:
         yield stop
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def one_line(exc: Exception) -> str:
-    if isinstance(exc, SQLAlchemyError):
-        return f"result store: {type(exc).__name__}: {str(exc).splitlines()[0]}"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)

@@ -12,7 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from reviewer.backends import ModelError, get_backend
 from reviewer.batch import batch_reports, discover_notes, model_info, plan_notes
 from reviewer.batch_items import result_keys
-from reviewer.commands.batch import fail, one_line, stop_on_ctrl_c, write_outputs
+from reviewer.commands.batch import stop_on_ctrl_c, write_outputs
+from reviewer.commands.errors import fail, one_line
 from reviewer.distributed import QueueError, conninfo, follow, make_app, submit
 from reviewer.fee_schedule import FeeScheduleError, load_fee_schedule
 from reviewer.inputs import InputError

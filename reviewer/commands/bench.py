@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from reviewer.backends import ModelError, get_backend
+from reviewer.commands.errors import fail
 from reviewer.inputs import InputError, read_note
 from reviewer.review import review_text
 from reviewer.settings import get_settings
@@ -38,11 +39,11 @@ def bench(
     folder = corpus / "notes" if (corpus / "notes").is_dir() else corpus
     paths = sorted(folder.glob("*.txt"))[:limit]
     if not paths:
-        _fail(f"no .txt notes in {folder}")
+        fail(f"no .txt notes in {folder}")
     try:
         model = get_backend(settings)
     except ModelError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     count = getattr(model, "count_tokens", None)
     header = f"{'note':<14}{'note_tok':>9}{'cached':>8}{'new':>7}{'out':>5}{'q':>4}{'prompt/s':>10}{'out/s':>7}{'sec':>7}{'ratio':>7}"
     typer.echo(header)
@@ -112,8 +113,3 @@ def _n(value) -> str:
 
 def _f(value, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from reviewer.cms_files import EditFileError
+from reviewer.commands.errors import fail, one_line
 from reviewer.edit_table_store import EditTableStore, ImportResult, KeepMode
 from reviewer.edit_tables import TABLE_LABELS, TableVersion, staleness
 from reviewer.settings import get_settings
@@ -43,7 +44,7 @@ def import_ncci(
     try:
         result = store.import_ptp(paths, version=version, effective=_date(effective), keep=_keep(all_codes))
     except (EditFileError, SQLAlchemyError) as exc:
-        _fail(_one_line(exc))
+        fail(one_line(exc, "database"))
     finally:
         store.close()
     _report(result)
@@ -64,7 +65,7 @@ def import_mue(
     try:
         result = store.import_mue(path, version=version, effective=_date(effective), keep=_keep(all_codes))
     except (EditFileError, SQLAlchemyError) as exc:
-        _fail(_one_line(exc))
+        fail(one_line(exc, "database"))
     finally:
         store.close()
     _report(result)
@@ -144,7 +145,7 @@ def _open(db: str | None) -> EditTableStore:
     try:
         return EditTableStore(db or get_settings().database_url)
     except SQLAlchemyError as exc:
-        _fail(_one_line(exc))
+        fail(one_line(exc, "database"))
 
 
 def _keep(all_codes: bool) -> KeepMode:
@@ -157,15 +158,4 @@ def _date(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        _fail(f"{text!r} is not a date (YYYY-MM-DD)")
-
-
-def _one_line(exc: Exception) -> str:
-    if isinstance(exc, SQLAlchemyError):
-        return f"database: {type(exc).__name__}: {str(exc).splitlines()[0]}"
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
+        fail(f"{text!r} is not a date (YYYY-MM-DD)")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 
+from reviewer.commands.errors import fail
 from reviewer.episode_outputs import episode_lines, read_episodes, write_episodes
 from reviewer.fee_schedule import FeeScheduleError, load_fee_schedule
 from reviewer.rules.episode import evaluate_episodes
@@ -33,19 +34,19 @@ def episodes(
     try:
         found = read_episodes(out)
     except FileNotFoundError:
-        _fail(f"{out}: no episodes.json (run reviewer batch FOLDER --out {out} first)")
+        fail(f"{out}: no episodes.json (run reviewer batch FOLDER --out {out} first)")
     if fee_schedule is not None:
         try:
             evaluate_episodes(found.episodes, fee_schedule=load_fee_schedule(fee_schedule))
         except FeeScheduleError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         write_episodes(found, out)
     if authorization is not None:
         from reviewer.authorization import draft_request, load_reports
 
         chosen = [e for e in found.episodes if e.patient == authorization.strip()]
         if not chosen:
-            _fail(f"no episode of patient {authorization!r} in {out} (patients: see reviewer episodes {out})")
+            fail(f"no episode of patient {authorization!r} in {out} (patients: see reviewer episodes {out})")
         typer.echo(draft_request(chosen[-1], load_reports(out)).text())
         return
     if as_json:
@@ -53,8 +54,3 @@ def episodes(
         return
     for line in episode_lines(found):
         typer.echo(line)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)

@@ -7,6 +7,7 @@ import json
 import typer
 from rich.console import Console
 
+from reviewer.commands.errors import fail
 from reviewer.locality import lookup_mac
 
 
@@ -21,8 +22,7 @@ def mac(
     """The A/B MAC (jurisdiction, contractor, PT/OT LCD) for a state."""
     locality = lookup_mac(state)
     if locality is None:
-        typer.echo(f"error: unknown state or territory {state!r}", err=True)
-        raise typer.Exit(2)
+        fail(f"unknown state or territory {state!r}")
     if as_json:
         print(json.dumps(locality.model_dump(), indent=2))
         return

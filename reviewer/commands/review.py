@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -12,6 +12,7 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from reviewer.backends import ModelError, get_backend
+from reviewer.commands.errors import fail
 from reviewer.edit_table_store import EditTableStore
 from reviewer.inputs import InputError
 from reviewer.payers import payer_choice_error
@@ -43,17 +44,17 @@ def review(
         overrides["record"] = True
     settings = get_settings().model_copy(update=overrides)
     if message := payer_choice_error(payer):
-        _fail(message)
+        fail(message)
     console = Console(stderr=False)
     errors = Console(stderr=True, soft_wrap=True)  # an error is one line, whatever the terminal width
     try:
         model = get_backend(settings)
     except ModelError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         tables = EditTableStore.open_existing(db or settings.database_url)
     except SQLAlchemyError as exc:
-        _fail(f"edit tables: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        fail(f"edit tables: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     exit_code = 0
     for path in paths:
         try:
@@ -69,11 +70,6 @@ def review(
         else:
             print_report(console, report)
     raise typer.Exit(exit_code)
-
-
-def _fail(message: str) -> NoReturn:
-    Console(stderr=True, soft_wrap=True).print(f"error: {message}", markup=False, highlight=False)
-    raise typer.Exit(2)
 
 
 def print_report(console: Console, report: NoteReport) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from reviewer.commands.errors import fail
+
 users_app = typer.Typer(help="Reviewers who sign in to the UI (bcrypt-hashed passwords).", no_args_is_help=True)
 
 
@@ -73,8 +75,7 @@ def add_user(
     try:
         Accounts(queue.engine).add(username, password, actor=f"cli:{os.environ.get('USER', 'unknown')}", role=role)
     except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     finally:
         queue.close()
     typer.echo(f"{username} can now sign in ({role}).")
@@ -89,5 +90,4 @@ def hash_command() -> None:
     try:
         typer.echo(hash_password(password))
     except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))

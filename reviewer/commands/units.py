@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reviewer.codes import CODE_PATTERN, code_info, is_timed, normalize_code
+from reviewer.commands.errors import fail
 from reviewer.payers import get_payer, payer_profiles
 from reviewer.units import UnitAllocation, allocate, compare_billed
 
@@ -43,8 +44,7 @@ def units(
             [part for item in billed or [] for part in item.split(",") if part.strip()], "units"
         )
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     timed = {code: m for code, m in by_code.items() if is_timed(code)}
     untimed = {code: m for code, m in by_code.items() if not is_timed(code)}
     allocation = allocate(timed, profile.unit_method, billed={c: u for c, u in billed_units.items() if is_timed(c)})
