@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,32 @@ def _wait_until_healthy(url: str, server: subprocess.Popen, timeout_s: float = 6
     raise TimeoutError(f"streamlit did not answer at {url} within {timeout_s:.0f} s")
 
 
+def streamlit_command(port: int) -> list[str]:
+    """The app as `streamlit run` serves it, headless, on `port`."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"),
+        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+
+
+@contextmanager
+def serving(command: Callable[[int], list[str]], env: dict[str, str], cwd: Path) -> Iterator[str]:
+    """The app started by `command(port)` on a free port with `env` added, its URL once it answers;
+    stopped on leaving."""
+    port = _free_port()
+    server = subprocess.Popen(
+        command(port), env={**os.environ, **env}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(url, server)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 @pytest.fixture
 def app_url(tmp_path, dev_note):
     recordings = tmp_path / "recordings"
@@ -61,29 +89,16 @@ def app_url(tmp_path, dev_note):
         dev_note, note_id="dev-0001", backend=RecordingBackend(Dev0001Model(), recordings), settings=Settings()
     )
     assert recorded.status == "ok", recorded.error
-    port = _free_port()
-    env = dict(
-        os.environ,
-        REVIEWER_DATABASE_URL=f"sqlite:///{tmp_path / 'app.db'}",
-        REVIEWER_USERS="",
-        REVIEWER_BACKEND="replay",
-        REVIEWER_RECORDINGS_DIR=str(recordings),
-        REVIEWER_REPLAY_MODEL=Dev0001Model.model_id,
-        REVIEWER_STATE="TX",
-    )
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(url, server)
+    env = {
+        "REVIEWER_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "REVIEWER_USERS": "",
+        "REVIEWER_BACKEND": "replay",
+        "REVIEWER_RECORDINGS_DIR": str(recordings),
+        "REVIEWER_REPLAY_MODEL": Dev0001Model.model_id,
+        "REVIEWER_STATE": "TX",
+    }
+    with serving(streamlit_command, env, tmp_path) as url:
         yield url, recorded
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_uploading_dev_0001_shows_findings_and_highlights(app_url, dev_note, tmp_path):

@@ -4,12 +4,8 @@ copied notes and sees its timeline; the screenshot is test-artifacts/ui-episodes
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, REPO, _free_port, _wait_until_healthy
+from test_browser import CHROMIUM, CHROMIUM_ARGS, REPO, serving, streamlit_command
 from test_browser import pytestmark as browser_marks
 from test_episode_dashboard import _identifiers
 from test_episodes_corpus import BATCH_ARGS, run_episode_batch
@@ -33,26 +29,13 @@ def served(tmp_path_factory):
     store = ResultStore(store_url)
     episodes = load_episodes(store.engine)
     store.close()
-    port = _free_port()
-    env = dict(
-        os.environ,
-        REVIEWER_DATABASE_URL=store_url,
-        REVIEWER_USERS=f"carol:{hash_password('carol-password')}:admin",
-        REVIEWER_BACKEND="replay",
-    )
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(url, server)
+    env = {
+        "REVIEWER_DATABASE_URL": store_url,
+        "REVIEWER_USERS": f"carol:{hash_password('carol-password')}:admin",
+        "REVIEWER_BACKEND": "replay",
+    }
+    with serving(streamlit_command, env, tmp_path) as url:
         yield url, episodes
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_an_admin_sees_an_episode_timeline_on_the_dashboard(served):

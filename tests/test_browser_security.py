@@ -6,12 +6,10 @@ The server runs the replay backend on a recording of the fake model's answers ma
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _wait_until_healthy
+from test_browser import CHROMIUM, CHROMIUM_ARGS, serving
 from test_browser import pytestmark as browser_marks
 from test_ui_apptest import Dev0001Model
 
@@ -49,24 +47,19 @@ def served(tmp_path_factory):
         HTML_NOTE, note_id="pasted-note", backend=RecordingBackend(Dev0001Model(), recordings), settings=Settings()
     )
     assert recorded.status == "ok", recorded.error
-    port = _free_port()
-    env = dict(
-        os.environ,
-        REVIEWER_USERS="",
-        REVIEWER_BACKEND="replay",
-        REVIEWER_RECORDINGS_DIR=str(recordings),
-        REVIEWER_REPLAY_MODEL=Dev0001Model.model_id,
-        REVIEWER_MAX_INPUT_BYTES=str(MAX_INPUT_BYTES),
-    )
-    command = [sys.executable, "-m", "reviewer", "ui", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'app.db'}"]
-    server = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(url, server)
+    env = {
+        "REVIEWER_USERS": "",
+        "REVIEWER_BACKEND": "replay",
+        "REVIEWER_RECORDINGS_DIR": str(recordings),
+        "REVIEWER_REPLAY_MODEL": Dev0001Model.model_id,
+        "REVIEWER_MAX_INPUT_BYTES": str(MAX_INPUT_BYTES),
+    }
+
+    def reviewer_ui(port: int) -> list[str]:
+        return [sys.executable, "-m", "reviewer", "ui", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'app.db'}"]
+
+    with serving(reviewer_ui, env, tmp_path) as url:
         yield url, tmp_path
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture
