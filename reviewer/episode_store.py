@@ -89,9 +89,5 @@ def attach_episode_findings(report: NoteReport, findings: list[Finding]) -> Note
 
 
 def _own_evidence(visit: Visit) -> list[Evidence]:
-    keys = visit.keys
-    spans = [visit.date_evidence, *(k.evidence for k in visit.measures)]
-    for keyed in (keys.document_kind, keys.certified_from, keys.certified_through, keys.visits_authorized):
-        if keyed is not None:
-            spans.append(keyed.evidence)
+    spans = [visit.date_evidence, *(k.evidence for k in visit.measures), *visit.keys.evidence()]
     return [span for span in spans if span is not None]

@@ -165,6 +165,11 @@ class EpisodeKeys(BaseModel):
     def span(self, supports: str) -> IdentitySpan | None:
         return next((s for s in self.identity_spans if s.supports == supports), None)
 
+    def evidence(self) -> list[Evidence]:
+        """The spans of the keys with a value (identifiers have offsets only, no evidence)."""
+        keys = (self.document_kind, self.certified_from, self.certified_through, self.visits_authorized)
+        return [key.evidence for key in keys if key is not None and key.evidence is not None]
+
 
 class Discrepancy(BaseModel):
     """The model and the deterministic parser disagree; shown to the user, never hidden."""
@@ -294,9 +299,6 @@ class Extraction(BaseModel):
         spans += [r.evidence for r in self.record if r.evidence]
         spans += self.instructions
         spans += [m.evidence for m in self.outcome_measures if m.evidence]
-        for key in (self.episode.document_kind, self.episode.certified_from, self.episode.certified_through,
-                    self.episode.visits_authorized):  # fmt: skip
-            if key is not None and key.evidence is not None:
-                spans.append(key.evidence)
+        spans += self.episode.evidence()
         spans += [u.evidence for u in self.uncertain if u.evidence]
         return spans
