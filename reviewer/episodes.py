@@ -123,14 +123,14 @@ def build_episodes(
         keys = report.extraction.episode
         patients = patient_keys(identity_at(report.note_text, keys), secret)
         visit = _visit(report, (keys_by_note or {}).get(report.note_id, ""))
-        if visit is None and counted:
-            result.undated += 1
-        elif not patients and counted:
-            result.unidentified += 1
-        elif visit is not None and patients:
+        if visit is not None and patients:
             visit.authorization = authorization_key(report.note_text, keys, secret)
             visit.measures = _measure_values(report)
             visits.append((patients, visit, _narrative(report.note_text)))
+        elif counted and visit is None:
+            result.undated += 1
+        elif counted:
+            result.unidentified += 1
     patient_of = _patients([p for p, _, _ in visits])
     _match_clones(visits, patient_of)
     by_patient_discipline: dict[tuple[str, str], list[Visit]] = defaultdict(list)

@@ -61,7 +61,8 @@ def read_episode_keys(text: str) -> tuple[EpisodeKeys, list[Uncertain]]:
     uncertain: list[Uncertain] = []
     head = "\n".join(text.splitlines()[:_TITLE_LINES])
     if match := _TITLE_RE.search(head):
-        kind = _KINDS.get(re.sub(r"[\s-]+", "", match.group(1).lower()), re.sub(r"[\s-]+", "", match.group(1).lower()))
+        written = re.sub(r"[\s-]+", "", match.group(1).lower())
+        kind = _KINDS.get(written, written)
         keys.document_kind = Grounded[str](
             value=kind, evidence=_evidence(text, match.start(1), match.end(1), "document_kind")
         )
